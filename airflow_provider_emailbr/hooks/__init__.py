@@ -1,0 +1,1 @@
+"""Hooks for the five platforms, one module each, over the shared core in :mod:`.base`."""

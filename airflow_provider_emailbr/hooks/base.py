@@ -1,0 +1,551 @@
+"""The HTTP core shared by the five platform hooks.
+
+A platform hook only describes its API: its endpoint table (method, path, idempotency), where its
+credentials go (:meth:`EmailBRHook._authorize`), how its answers signal errors
+(:meth:`EmailBRHook._check_payload`) and how it pages. Everything else lives here once: reading and
+validating the Airflow connection, a pooled ``requests.Session`` created on first use (building a hook never
+touches the network or the metadata database), timeouts, the retry policy, the mapping of failures to
+:mod:`airflow_provider_emailbr.exceptions`, redaction of secrets, and lazy pagination.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+from urllib.parse import quote, urlsplit
+
+from airflow.sdk import BaseHook
+
+from airflow_provider_emailbr import __version__
+from airflow_provider_emailbr.exceptions import (
+    EmailBRApiError,
+    EmailBRAuthError,
+    EmailBRConfigError,
+    EmailBRError,
+    EmailBRNotFoundError,
+    EmailBRRateLimitError,
+    EmailBRResponseError,
+    EmailBRServerError,
+    EmailBRTransportError,
+    EmailBRValidationError,
+    excerpt,
+)
+from airflow_provider_emailbr.utils.encoding import php_form_encode
+from airflow_provider_emailbr.utils.pagination import PageScheme, iter_paged
+from airflow_provider_emailbr.utils.redaction import (
+    install_log_redaction,
+    redact,
+    redact_url,
+    register_secret,
+)
+from airflow_provider_emailbr.utils.retry import RetryPolicy, parse_retry_after
+
+if TYPE_CHECKING:
+    import requests
+    from airflow.sdk import Connection
+
+HookT = TypeVar("HookT", bound="EmailBRHook")
+
+#: Seconds to wait for a TCP connection, as in the vendors' own examples.
+DEFAULT_CONNECT_TIMEOUT = 10.0
+#: Seconds to wait for an answer once connected.
+DEFAULT_READ_TIMEOUT = 30.0
+DEFAULT_MAX_RETRIES = 5
+DEFAULT_RETRY_BACKOFF = 1.0
+
+USER_AGENT = f"airflow-provider-emailbr/{__version__}"
+
+#: Words that make an extra's value a secret (the same idea as Airflow's masker, which masks by key name).
+SENSITIVE_EXTRA_WORDS = ("password", "secret", "token", "api_key", "apikey", "private_key", "passphrase")
+
+#: Extras every connection type understands.
+COMMON_EXTRAS = ("timeout", "connect_timeout", "max_retries", "retry_backoff")
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One vendor endpoint: HTTP method, path relative to the base URL, and whether repeating it is safe.
+
+    ``idempotent`` defaults to ``True`` for GET, PUT and DELETE and ``False`` for POST; set it explicitly
+    where the vendor departs from HTTP semantics (IAGENTEmail's POST reads, CriaEnvio's state-changing GETs).
+    """
+
+    method: str
+    path: str
+    idempotent: bool | None = None
+
+    @property
+    def safe_to_repeat(self) -> bool:
+        """Whether a lost answer may be followed by the same request again."""
+        if self.idempotent is not None:
+            return self.idempotent
+        return self.method.upper() in {"GET", "HEAD", "PUT", "DELETE", "OPTIONS"}
+
+
+@dataclass
+class PreparedCall:
+    """A request described independently of the HTTP client that will send it (sync or async)."""
+
+    endpoint: Endpoint
+    path: str
+    url: str
+    params: dict[str, Any] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)
+    json: Any = None
+    form: Mapping[str, Any] | None = None
+
+    def body(self) -> bytes | None:
+        """Encode the body: JSON as UTF-8, forms with PHP bracket keys."""
+        if self.json is not None:
+            return json.dumps(self.json, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        if self.form is not None:
+            return php_form_encode(self.form)
+        return None
+
+    def content_type(self) -> str | None:
+        """The ``Content-Type`` of :meth:`body`, or ``None`` without a body."""
+        if self.json is not None:
+            return "application/json"
+        if self.form is not None:
+            return "application/x-www-form-urlencoded"
+        return None
+
+
+@dataclass(frozen=True)
+class ConnectionSettings:
+    """What a hook reads from its Airflow connection, validated. Secrets are kept out of the repr."""
+
+    conn_id: str
+    base_url: str
+    login: str | None
+    password: str | None = field(repr=False)
+    extras: Mapping[str, Any] = field(repr=False)
+    connect_timeout: float
+    read_timeout: float
+    max_retries: int
+    retry_backoff: float
+
+
+class EmailBRHook(BaseHook):
+    """Base of the five platform hooks: connection, session, retries, errors, redaction, pagination.
+
+    Subclasses set the class attributes below, an endpoint table, and override :meth:`_authorize` and
+    :meth:`_check_payload`. All public methods of subclasses go through :meth:`call`.
+
+    :param conn_id: the Airflow connection id (subclasses expose it under their own keyword).
+    :param timeout: read timeout in seconds, or a ``(connect, read)`` pair; overrides the connection.
+    :param retry_policy: a :class:`~airflow_provider_emailbr.utils.retry.RetryPolicy` overriding the
+        connection's ``max_retries`` and ``retry_backoff``.
+    """
+
+    conn_name_attr: ClassVar[str]
+    default_conn_name: ClassVar[str]
+    conn_type: ClassVar[str]
+    hook_name: ClassVar[str]
+
+    #: Human name used in messages.
+    platform: ClassVar[str]
+    #: The vendor's documented base URL, or ``None`` when the connection must give one.
+    default_base_url: ClassVar[str | None] = None
+    #: Standard connection fields that must be set, mapped to how the form labels them.
+    required_fields: ClassVar[Mapping[str, str]] = {"password": "Password"}
+    #: How list endpoints page.
+    page_scheme: ClassVar[PageScheme | None] = None
+
+    def __init__(
+        self,
+        conn_id: str | None = None,
+        *,
+        timeout: float | tuple[float, float] | None = None,
+        retry_policy: RetryPolicy | None = None,
+    ) -> None:
+        super().__init__()
+        self.conn_id = conn_id or self.default_conn_name
+        setattr(self, self.conn_name_attr, self.conn_id)
+        self._timeout_override = timeout
+        self._retry_policy_override = retry_policy
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.conn_name_attr}={self.conn_id!r})"
+
+    # ------------------------------------------------------------------ connection
+
+    @cached_property
+    def settings(self) -> ConnectionSettings:
+        """The validated connection settings, read once on first use."""
+        return self.settings_from_connection(self.get_connection(self.conn_id))
+
+    @classmethod
+    def settings_from_connection(cls, conn: Connection) -> ConnectionSettings:
+        """Validate ``conn`` for this platform and register its secrets for redaction."""
+        conn_id = conn.conn_id or cls.default_conn_name
+        for attr, label in cls.required_fields.items():
+            if not getattr(conn, attr, None):
+                raise EmailBRConfigError(
+                    f"Connection {conn_id!r} ({cls.conn_type}) has no {label}: set the connection's "
+                    f"'{attr}' field."
+                )
+        for secret in (conn.password, *cls._extra_secrets(conn)):
+            register_secret(secret)
+        if cls.secret_login():
+            register_secret(conn.login)
+        extras = conn.extra_dejson or {}
+        return ConnectionSettings(
+            conn_id=conn_id,
+            base_url=cls._resolve_base_url(conn, conn_id),
+            login=conn.login or None,
+            password=conn.password or None,
+            extras=extras,
+            connect_timeout=_number(extras, "connect_timeout", DEFAULT_CONNECT_TIMEOUT, conn_id, float),
+            read_timeout=_number(extras, "timeout", DEFAULT_READ_TIMEOUT, conn_id, float),
+            max_retries=_number(extras, "max_retries", DEFAULT_MAX_RETRIES, conn_id, int),
+            retry_backoff=_number(extras, "retry_backoff", DEFAULT_RETRY_BACKOFF, conn_id, float),
+        )
+
+    @classmethod
+    def secret_login(cls) -> bool:
+        """Whether the login field holds a credential to redact (envie.email's public key)."""
+        return False
+
+    @classmethod
+    def _extra_secrets(cls, conn: Connection) -> list[str]:
+        """Extras that hold secrets, by Airflow's sensitive-name rule."""
+        return [
+            str(v)
+            for k, v in (conn.extra_dejson or {}).items()
+            if isinstance(v, str) and any(word in k.lower() for word in SENSITIVE_EXTRA_WORDS)
+        ]
+
+    @classmethod
+    def _resolve_base_url(cls, conn: Connection, conn_id: str) -> str:
+        """The base URL: the host as a full URL, or ``https://host[:port]/schema``, or the vendor default."""
+        host = (conn.host or "").strip()
+        if not host:
+            if cls.default_base_url is None:
+                raise EmailBRConfigError(
+                    f"Connection {conn_id!r} ({cls.conn_type}) has no Host: {cls.platform} publishes no "
+                    "default API address, so set Host to the full base URL, e.g. https://api.example.com/"
+                )
+            return cls.default_base_url
+        if "://" not in host:
+            default_path = urlsplit(cls.default_base_url or "https://x/").path
+            path = (conn.schema or "").strip("/")
+            port = f":{conn.port}" if conn.port else ""
+            host = f"https://{host.strip('/')}{port}/{path + '/' if path else default_path.lstrip('/')}"
+        parts = urlsplit(host)
+        if parts.scheme not in {"http", "https"} or not parts.netloc:
+            raise EmailBRConfigError(
+                f"Connection {conn_id!r} ({cls.conn_type}): Host {redact_url(host)!r} is not an http(s) URL; "
+                "use the full base URL, e.g. https://api.example.com/v1/"
+            )
+        if parts.query or parts.fragment:
+            raise EmailBRConfigError(
+                f"Connection {conn_id!r} ({cls.conn_type}): Host must not carry a query string or fragment; "
+                "put credentials in the Password field"
+            )
+        return host if host.endswith("/") else host + "/"
+
+    def extra(self, key: str, default: Any = None) -> Any:
+        """One extra of the connection, or ``default`` when unset or empty."""
+        value = self.settings.extras.get(key)
+        return default if value in (None, "") else value
+
+    @property
+    def timeout(self) -> tuple[float, float]:
+        """``(connect, read)`` timeouts in seconds for the next calls."""
+        override = self._timeout_override
+        if isinstance(override, tuple):
+            return (float(override[0]), float(override[1]))
+        if override is not None:
+            return (self.settings.connect_timeout, float(override))
+        return (self.settings.connect_timeout, self.settings.read_timeout)
+
+    @property
+    def retry_policy(self) -> RetryPolicy:
+        """The retry policy for the next calls: the override, or one built from the connection."""
+        if self._retry_policy_override is not None:
+            return self._retry_policy_override
+        return RetryPolicy(max_retries=self.settings.max_retries, backoff_base=self.settings.retry_backoff)
+
+    def with_options(
+        self: HookT,
+        *,
+        timeout: float | tuple[float, float] | None = None,
+        retry_policy: RetryPolicy | None = None,
+    ) -> HookT:
+        """A copy of this hook sharing its session and settings, with other timeout or retry policy.
+
+        ``hook.with_options(timeout=5).get_campaign("x")`` sets a timeout for one call.
+        """
+        clone = copy.copy(self)
+        if timeout is not None:
+            clone._timeout_override = timeout
+        if retry_policy is not None:
+            clone._retry_policy_override = retry_policy
+        return clone
+
+    # ------------------------------------------------------------------ session
+
+    @cached_property
+    def session(self) -> requests.Session:
+        """A pooled ``requests.Session``, created on first use."""
+        import requests
+        from requests.adapters import HTTPAdapter
+
+        install_log_redaction("urllib3.connectionpool", "urllib3.util.retry", self.log.name)
+        session = requests.Session()
+        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=32, max_retries=0)
+        session.mount("http://", adapter)
+        session.mount("https://", adapter)
+        session.headers["User-Agent"] = USER_AGENT
+        session.trust_env = True
+        return session
+
+    def get_conn(self) -> requests.Session:
+        """Return the pooled HTTP session (Airflow's hook convention)."""
+        return self.session
+
+    def close(self) -> None:
+        """Close the pooled connections, if a session was opened."""
+        session = self.__dict__.pop("session", None)
+        if session is not None:
+            session.close()
+
+    # ------------------------------------------------------------------ requests
+
+    def prepare(
+        self,
+        endpoint: Endpoint,
+        *,
+        path_params: Mapping[str, Any] | None = None,
+        params: Mapping[str, Any] | None = None,
+        json_body: Any = None,
+        form: Mapping[str, Any] | None = None,
+    ) -> PreparedCall:
+        """Build the request for ``endpoint`` with credentials placed where the vendor expects them."""
+        path = endpoint.path.format(**{k: quote(str(v), safe="") for k, v in (path_params or {}).items()})
+        call = PreparedCall(
+            endpoint=endpoint,
+            path=path,
+            url=self.settings.base_url + path,
+            params={k: v for k, v in (params or {}).items() if v is not None},
+            json=json_body,
+            form=form,
+        )
+        self._authorize(call)
+        return call
+
+    def _authorize(self, call: PreparedCall) -> None:
+        """Put the credentials on ``call`` (headers, query or body). Subclasses must override."""
+        raise EmailBRConfigError(f"{type(self).__name__} does not say how to authenticate")
+
+    def call(
+        self,
+        endpoint: Endpoint,
+        *,
+        path_params: Mapping[str, Any] | None = None,
+        params: Mapping[str, Any] | None = None,
+        json_body: Any = None,
+        form: Mapping[str, Any] | None = None,
+    ) -> Any:
+        """Send one request under the retry policy and return the parsed JSON answer.
+
+        Raises a subclass of :class:`~airflow_provider_emailbr.exceptions.EmailBRError` on any failure.
+        """
+        prepared = self.prepare(
+            endpoint, path_params=path_params, params=params, json_body=json_body, form=form
+        )
+        describe = f"{self.platform} {endpoint.method} {prepared.path}"
+        return self.retry_policy.call(
+            lambda: self._send_once(prepared),
+            idempotent=endpoint.safe_to_repeat,
+            describe=describe,
+            logger=self.log,
+        )
+
+    def _send_once(self, call: PreparedCall) -> Any:
+        """One attempt: send ``call``, translate transport failures, then parse the answer."""
+        import requests
+
+        headers = dict(call.headers)
+        content_type = call.content_type()
+        if content_type:
+            headers.setdefault("Content-Type", content_type)
+        self.log.debug("%s %s", call.endpoint.method, redact_url(call.url))
+        failure: EmailBRTransportError | None = None
+        try:
+            response = self.session.request(
+                call.endpoint.method,
+                call.url,
+                params=call.params or None,
+                data=call.body(),
+                headers=headers,
+                timeout=self.timeout,
+                allow_redirects=False,
+            )
+            body = response.content
+        except requests.RequestException as exc:
+            failure = self._transport_error(call, exc)
+        if failure is not None:
+            raise failure  # raised outside the except block: the original (with the URL) is not chained
+        return self.handle_response(call, response.status_code, response.headers, body)
+
+    def _transport_error(self, call: PreparedCall, exc: BaseException) -> EmailBRTransportError:
+        """Classify a ``requests`` failure: did the request possibly reach the server?"""
+        import requests
+        from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
+
+        reason = getattr(exc.args[0], "reason", None) if exc.args else None
+        if isinstance(exc, requests.exceptions.SSLError):
+            sent, what = False, "TLS handshake failed"
+        elif isinstance(exc, requests.exceptions.ConnectTimeout) or isinstance(reason, ConnectTimeoutError):
+            sent, what = False, "connection timed out before the request was sent"
+        elif isinstance(exc, requests.exceptions.ConnectionError) and isinstance(reason, NewConnectionError):
+            sent, what = False, "connection refused or host unreachable"
+        elif isinstance(exc, requests.exceptions.ReadTimeout):
+            sent, what = True, f"no answer within {self.timeout[1]:g} s (the request may have been processed)"
+        elif isinstance(exc, (requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError)):
+            sent, what = (
+                True,
+                "connection dropped before the answer arrived (the request may have been processed)",
+            )
+        else:
+            sent, what = False, "request could not be built"
+        return EmailBRTransportError(
+            f"{self.platform} {call.endpoint.method} {call.path}: {what} "
+            f"[{type(exc).__name__}: {redact(exc)}]",
+            platform=self.platform,
+            endpoint=call.path,
+            request_sent=sent,
+            permanent=isinstance(exc, requests.exceptions.SSLError) or what == "request could not be built",
+        )
+
+    def handle_response(
+        self, call: PreparedCall, status: int, headers: Mapping[str, str], body: bytes
+    ) -> Any:
+        """Turn one HTTP answer into parsed JSON, or raise the matching error. Transport-independent."""
+        if 300 <= status < 400:
+            location = headers.get("Location") or headers.get("location") or "?"
+            raise EmailBRResponseError(
+                platform=self.platform,
+                endpoint=call.path,
+                status=status,
+                detail=f"redirect to {redact_url(location)} not followed (credentials never follow a "
+                "redirect); set the connection's Host to the final address",
+            )
+        payload = self._decode(call, status, headers, body)
+        self._check_payload(call, status, headers, payload, body)
+        if status >= 400:
+            raise self.api_error(call, status, headers=headers, body=body)
+        return payload
+
+    def _decode(self, call: PreparedCall, status: int, headers: Mapping[str, str], body: bytes) -> Any:
+        """Parse JSON; a non-JSON answer is an error with a short excerpt (never a crash)."""
+        if not body or not body.strip():
+            return None
+        try:
+            return json.loads(body)
+        except (ValueError, RecursionError):
+            if status >= 400:
+                raise self.api_error(
+                    call, status, headers=headers, body=body, detail=f"answer is not JSON: {excerpt(body)}"
+                ) from None
+            raise EmailBRResponseError(
+                platform=self.platform,
+                endpoint=call.path,
+                status=status,
+                detail=f"answer is not JSON: {redact(excerpt(body))!r}",
+            ) from None
+
+    def _check_payload(
+        self, call: PreparedCall, status: int, headers: Mapping[str, str], payload: Any, body: bytes
+    ) -> None:
+        """Raise when ``payload`` is a vendor error (also inside an HTTP 200). Override per vendor."""
+
+    def api_error(
+        self,
+        call: PreparedCall,
+        status: int | None,
+        *,
+        headers: Mapping[str, str] | None = None,
+        body: bytes | None = None,
+        vendor_code: str | None = None,
+        vendor_message: str | None = None,
+        detail: str | None = None,
+        error_class: type[EmailBRApiError] | None = None,
+    ) -> EmailBRApiError:
+        """Build the error for an answer; its class follows the HTTP status unless ``error_class`` says."""
+        if error_class is None:
+            error_class = _error_class_for_status(status)
+        if detail is None and vendor_message is None and body:
+            detail = f"answer: {excerpt(body)}"
+        retry_after = parse_retry_after((headers or {}).get("Retry-After")) if headers else None
+        return error_class(
+            platform=self.platform,
+            endpoint=call.path,
+            status=status,
+            vendor_code=vendor_code,
+            vendor_message=redact(vendor_message) if vendor_message else None,
+            detail=redact(detail) if detail else None,
+            retry_after=retry_after,
+        )
+
+    # ------------------------------------------------------------------ pagination
+
+    def paginate(self, fetch_page: Callable[[int], Mapping[str, Any]], **kwargs: Any) -> Iterator[Any]:
+        """Iterate lazily over every item of a paged endpoint using this vendor's page scheme."""
+        if self.page_scheme is None:
+            raise EmailBRConfigError(f"{self.platform} has no paged endpoints")
+        return iter_paged(fetch_page, self.page_scheme, **kwargs)
+
+    # ------------------------------------------------------------------ test connection
+
+    def test_connection(self) -> tuple[bool, str]:
+        """Make one cheap, side-effect-free authenticated call; say what was checked."""
+        try:
+            checked = self._probe()
+        except EmailBRError as err:
+            return False, redact(str(err))
+        except Exception as err:
+            return False, redact(f"{type(err).__name__}: {err}")
+        return True, checked
+
+    def _probe(self) -> str:
+        """Run the connection test's call and return a sentence saying what succeeded."""
+        raise EmailBRConfigError(f"{type(self).__name__} has no connection test")
+
+
+def _error_class_for_status(status: int | None) -> type[EmailBRApiError]:
+    if status in (401, 403):
+        return EmailBRAuthError
+    if status == 404:
+        return EmailBRNotFoundError
+    if status == 429:
+        return EmailBRRateLimitError
+    if status is not None and status >= 500:
+        return EmailBRServerError
+    if status is not None and 400 <= status < 500:
+        return EmailBRValidationError
+    return EmailBRResponseError
+
+
+def _number(
+    extras: Mapping[str, Any], key: str, default: float, conn_id: str, kind: Callable[[Any], Any]
+) -> Any:
+    """Read a numeric extra (the UI may store numbers as strings) with a clear error when invalid."""
+    value = extras.get(key)
+    if value in (None, ""):
+        return kind(default)
+    try:
+        number = kind(value)
+    except (TypeError, ValueError):
+        raise EmailBRConfigError(
+            f"Connection {conn_id!r}: extra {key!r} must be a number, got {value!r}"
+        ) from None
+    if number < 0:
+        raise EmailBRConfigError(f"Connection {conn_id!r}: extra {key!r} must not be negative, got {value!r}")
+    return number

@@ -1,0 +1,229 @@
+"""emailManager: transactional send, one message or a batch (``https://trans.emailmanager.com/``).
+
+The API follows Postmark's v1 format: the server token goes in ``X-Emailmanager-Server-Token``, requests
+must say ``Accept`` and ``Content-Type: application/json`` (else ErrorCode 409), and refused input comes
+back as HTTP 422 ``{"ErrorCode", "Message"}``. At most 500 messages per batch and 20 recipients
+(To + Cc + Bcc) per message.
+"""
+
+from __future__ import annotations
+
+import base64
+import mimetypes
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from airflow_provider_emailbr.exceptions import (
+    EmailBRAuthError,
+    EmailBRInputError,
+    EmailBRNotFoundError,
+    EmailBRValidationError,
+)
+from airflow_provider_emailbr.hooks.base import EmailBRHook, Endpoint, PreparedCall
+
+MAX_BATCH_MESSAGES = 500
+MAX_RECIPIENTS_PER_MESSAGE = 20
+#: Fields of one message in the vendor's (Postmark v1) format.
+MESSAGE_FIELDS = (
+    "From",
+    "To",
+    "Cc",
+    "Bcc",
+    "Subject",
+    "HtmlBody",
+    "TextBody",
+    "ReplyTo",
+    "Tag",
+    "Headers",
+    "Attachments",
+)
+
+_ERROR_CLASSES = {0: EmailBRAuthError, 405: EmailBRAuthError, 407: EmailBRNotFoundError}
+_SPLIT = re.compile(r"[;,]")
+
+ENDPOINTS = {
+    "email": Endpoint("POST", "email", idempotent=False),
+    "batch": Endpoint("POST", "email/batch", idempotent=False),
+    "delivery_stats": Endpoint("GET", "deliverystats"),
+    "bounces": Endpoint("GET", "bounces"),
+}
+
+
+class EmailManagerHook(EmailBRHook):
+    """Call the emailManager transactional API: single and batch sends, delivery stats and bounces.
+
+    Connection type ``emailmanager``: Password = server token; extras ``from_email`` (default sender).
+    Host (optional) = full base URL.
+
+    :param emailmanager_conn_id: Airflow connection id.
+    """
+
+    conn_name_attr = "emailmanager_conn_id"
+    default_conn_name = "emailmanager_default"
+    conn_type = "emailmanager"
+    hook_name = "emailManager"
+    platform = "emailManager"
+    default_base_url = "https://trans.emailmanager.com/"
+    required_fields = {"password": "server token (Password)"}
+
+    def __init__(self, emailmanager_conn_id: str = default_conn_name, **kwargs: Any) -> None:
+        super().__init__(conn_id=emailmanager_conn_id, **kwargs)
+
+    def _authorize(self, call: PreparedCall) -> None:
+        call.headers["X-Emailmanager-Server-Token"] = self.settings.password or ""
+        call.headers["Accept"] = "application/json"
+        call.headers["Content-Type"] = "application/json"
+
+    def _check_payload(
+        self, call: PreparedCall, status: int, headers: Mapping[str, str], payload: Any, body: bytes
+    ) -> None:
+        if status < 400 or not isinstance(payload, Mapping) or "ErrorCode" not in payload:
+            return
+        code = _int(payload.get("ErrorCode"))
+        error_class = EmailBRAuthError if status == 401 else _ERROR_CLASSES.get(code)
+        if error_class is None and status == 422:
+            error_class = EmailBRValidationError
+        raise self.api_error(
+            call,
+            status,
+            headers=headers,
+            vendor_code=str(code) if code is not None else None,
+            vendor_message=str(payload.get("Message") or ""),
+            error_class=error_class,
+        )
+
+    def build_message(
+        self,
+        *,
+        to: Sequence[str] | str,
+        subject: str,
+        html_body: str | None = None,
+        text_body: str | None = None,
+        from_email: str | None = None,
+        cc: Sequence[str] | str | None = None,
+        bcc: Sequence[str] | str | None = None,
+        reply_to: str | None = None,
+        tag: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        attachments: Iterable[Mapping[str, Any] | str | Path] | None = None,
+    ) -> dict[str, Any]:
+        """Build one message in the vendor's format from Pythonic arguments (validated).
+
+        ``from_email`` defaults to the connection's ``from_email`` extra; addresses may be ``"Name" <addr>``.
+        Attachments are paths (read and base64-encoded, MIME type from the name) or ready mappings
+        ``{"Name", "Content", "ContentType"}``.
+        """
+        message: dict[str, Any] = {
+            "From": from_email or self.extra("from_email"),
+            "To": _join(to),
+            "Subject": subject,
+        }
+        optional = {
+            "Cc": _join(cc) if cc else None,
+            "Bcc": _join(bcc) if bcc else None,
+            "HtmlBody": html_body,
+            "TextBody": text_body,
+            "ReplyTo": reply_to,
+            "Tag": tag,
+            "Headers": [{"Name": k, "Value": v} for k, v in headers.items()] if headers else None,
+            "Attachments": [_attachment(a) for a in attachments] if attachments else None,
+        }
+        message.update({k: v for k, v in optional.items() if v})
+        validate_message(message)
+        return message
+
+    def send_email(self, message: Mapping[str, Any]) -> dict[str, Any]:
+        """Send one message (``POST /email``); never retried after a lost answer.
+
+        ``message`` is in the vendor's format (see :meth:`build_message`). Returns ``{"ErrorCode": 0,
+        "Message": "OK", "MessageID", "SubmittedAt", "To"}``.
+        """
+        validate_message(message)
+        return self.call(ENDPOINTS["email"], json_body=dict(message)) or {}
+
+    def send_batch(self, messages: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """Send up to 500 messages in one call (``POST /email/batch``); never retried after a lost answer.
+
+        Returns one result per message, aligned with the input; a refused message has its own
+        non-zero ``ErrorCode`` without failing the others.
+        """
+        if not messages:
+            raise EmailBRInputError("messages: at least one message is required")
+        if len(messages) > MAX_BATCH_MESSAGES:
+            raise EmailBRInputError(
+                f"messages: {len(messages)} exceed emailManager's limit of {MAX_BATCH_MESSAGES} per batch"
+            )
+        for index, message in enumerate(messages):
+            validate_message(message, where=f"messages[{index}]")
+        answer = self.call(ENDPOINTS["batch"], json_body=[dict(m) for m in messages])
+        return list(answer) if isinstance(answer, list) else [answer]
+
+    def delivery_stats(self) -> dict[str, Any]:
+        """Delivery statistics of the server (``GET /deliverystats``)."""
+        return self.call(ENDPOINTS["delivery_stats"]) or {}
+
+    def bounces(self, *, count: int = 25, offset: int = 0, **filters: Any) -> dict[str, Any]:
+        """One page of bounces (``GET /bounces?count=&offset=``)."""
+        if not 1 <= count <= 500 or offset < 0:
+            raise EmailBRInputError(f"count must be 1-500 and offset ≥ 0, got count={count}, offset={offset}")
+        return self.call(ENDPOINTS["bounces"], params={"count": count, "offset": offset, **filters}) or {}
+
+    def _probe(self) -> str:
+        self.delivery_stats()
+        return "emailManager token accepted: GET /deliverystats answered."
+
+
+def validate_message(message: Mapping[str, Any], *, where: str = "message") -> None:
+    """Check one message before it is sent: known fields, sender, recipients (≤ 20 in all), body."""
+    unknown = sorted(set(message) - set(MESSAGE_FIELDS))
+    if unknown:
+        raise EmailBRInputError(f"{where}: unknown field(s) {unknown}; allowed: {', '.join(MESSAGE_FIELDS)}")
+    if not message.get("From"):
+        raise EmailBRInputError(f"{where}.From: required (or set the connection's 'from_email' extra)")
+    if not split_addresses(message.get("To")):
+        raise EmailBRInputError(f"{where}.To: at least one recipient is required")
+    if not str(message.get("Subject") or "").strip():
+        raise EmailBRInputError(f"{where}.Subject: required")
+    if not message.get("HtmlBody") and not message.get("TextBody"):
+        raise EmailBRInputError(f"{where}: give HtmlBody, TextBody or both")
+    total = sum(len(split_addresses(message.get(k))) for k in ("To", "Cc", "Bcc"))
+    if total > MAX_RECIPIENTS_PER_MESSAGE:
+        raise EmailBRInputError(
+            f"{where}: {total} recipients (To + Cc + Bcc) exceed emailManager's limit of "
+            f"{MAX_RECIPIENTS_PER_MESSAGE} per message"
+        )
+
+
+def split_addresses(value: Any) -> list[str]:
+    """Addresses of a To/Cc/Bcc field, which separates them with commas or semicolons."""
+    if not value:
+        return []
+    items = value if isinstance(value, (list, tuple)) else _SPLIT.split(str(value))
+    return [str(i).strip() for i in items if str(i).strip()]
+
+
+def _join(value: Sequence[str] | str | None) -> str:
+    return ", ".join(split_addresses(value))
+
+
+def _attachment(item: Mapping[str, Any] | str | Path) -> dict[str, Any]:
+    if isinstance(item, Mapping):
+        missing = {"Name", "Content", "ContentType"} - set(item)
+        if missing:
+            raise EmailBRInputError(f"attachment {item.get('Name')!r}: missing {sorted(missing)}")
+        return dict(item)
+    path = Path(item)
+    return {
+        "Name": path.name,
+        "Content": base64.b64encode(path.read_bytes()).decode("ascii"),
+        "ContentType": mimetypes.guess_type(path.name)[0] or "application/octet-stream",
+    }
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None

@@ -1,0 +1,363 @@
+"""envie.email: lists, transactional send and webhook events.
+
+The documentation gives no base URL, so the connection's Host must hold it. Both keys go in headers
+(``public-key`` and ``private-key``); bodies are JSON. Errors are plain HTTP statuses (400, 401, 403, 404,
+405, 406 not JSON, 409 blacklisted address, 429, 500, 503). Decisions where the docs are silent: list pages
+are asked with the query parameters ``page`` and ``per_page``; a list's subscribers are read with
+``POST /lists/show`` and the list's ``UID`` in the body (the page shows only "POST parameter UID" beside
+``/lists/show``).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import mimetypes
+import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from airflow_provider_emailbr.exceptions import EmailBRInputError
+from airflow_provider_emailbr.hooks.base import EmailBRHook, Endpoint, PreparedCall
+from airflow_provider_emailbr.utils.pagination import ENVIE_PAGES
+
+#: MIME types the vendor accepts by default; support can enable others (connection extra
+#: ``allowed_mime_types``, comma-separated, replaces this list).
+DEFAULT_ALLOWED_MIME_TYPES = (
+    "application/pdf",
+    "application/zip",
+    "text/plain",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "application/excel",
+    "image/jpeg",
+    "image/png",
+)
+SEND_REQUIRED = (
+    "to_name",
+    "to_email",
+    "from_name",
+    "from_email",
+    "reply_to_name",
+    "reply_to_email",
+    "subject",
+    "body",
+)
+_EXTENSION = re.compile(r"\.[A-Za-z0-9]{1,5}$")
+
+ENDPOINTS = {
+    "list_create": Endpoint("POST", "lists/create", idempotent=False),
+    "list_get": Endpoint("POST", "lists/get", idempotent=True),
+    "lists_show": Endpoint("GET", "lists/show"),
+    "list_subscribers": Endpoint("POST", "lists/show", idempotent=True),
+    "send": Endpoint("POST", "singlesending/create", idempotent=False),
+}
+
+
+@dataclass(frozen=True)
+class EnvieAttachment:
+    """One attachment: ``name`` without extension (unique in the message), MIME type and raw content."""
+
+    name: str
+    content: bytes
+    mime: str
+
+    @classmethod
+    def from_path(cls, path: str | Path, *, mime: str | None = None) -> EnvieAttachment:
+        """Read a local file; the name loses its extension and the MIME type comes from it."""
+        file = Path(path)
+        guessed = mime or mimetypes.guess_type(file.name)[0]
+        if not guessed:
+            raise EmailBRInputError(f"attachment {file.name!r}: cannot tell its MIME type; pass mime=")
+        return cls(name=file.stem, content=file.read_bytes(), mime=guessed)
+
+
+class EnvieEventType(str, Enum):
+    """The six webhook events envie.email posts to the customer."""
+
+    LOADED = "MessageLoaded"
+    LINK_CLICKED = "MessageLinkClicked"
+    SENT = "MessageSent"
+    DELAYED = "MessageDelayed"
+    DELIVERY_FAILED = "MessageDeliveryFailed"
+    HELD = "MessageHeld"
+
+
+@dataclass(frozen=True)
+class EnvieWebhookEvent:
+    """A parsed webhook event.
+
+    ``occurred_at`` is the event's own time (top-level ``timestamp``; ``MessageSent`` has none, so the
+    send time is used); ``sent_at`` is the e-mail's send time (``payload.message.timestamp``). Both UTC.
+    """
+
+    event: EnvieEventType
+    message_id: str | None
+    to: str | None
+    sender: str | None
+    tag: str | None
+    occurred_at: datetime | None
+    sent_at: datetime | None
+    details: str | None = None
+    output: str | None = None
+    url: str | None = None
+    ip_address: str | None = None
+    user_agent: str | None = None
+    raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def is_failure(self) -> bool:
+        """Whether the event reports a delivery problem (delayed, failed or held)."""
+        return self.event in (EnvieEventType.DELAYED, EnvieEventType.DELIVERY_FAILED, EnvieEventType.HELD)
+
+
+class EnvieEmailHook(EmailBRHook):
+    """Call the envie.email API: lists, subscribers and transactional sends; parse its webhooks.
+
+    Connection type ``envie_email``: Host = API base URL (required), Login = ``public-key``,
+    Password = ``private-key``; extras ``from_email``/``from_name`` (sender defaults) and
+    ``allowed_mime_types`` (comma-separated, when support enabled more types).
+
+    :param envie_conn_id: Airflow connection id.
+    """
+
+    conn_name_attr = "envie_conn_id"
+    default_conn_name = "envie_default"
+    conn_type = "envie_email"
+    hook_name = "envie.email"
+    platform = "envie.email"
+    default_base_url = None
+    required_fields = {
+        "host": "API base URL (Host)",
+        "login": "public-key (Login)",
+        "password": "private-key (Password)",
+    }
+    page_scheme = ENVIE_PAGES
+
+    def __init__(self, envie_conn_id: str = default_conn_name, **kwargs: Any) -> None:
+        super().__init__(conn_id=envie_conn_id, **kwargs)
+
+    @classmethod
+    def secret_login(cls) -> bool:
+        return True
+
+    def _authorize(self, call: PreparedCall) -> None:
+        call.headers["public-key"] = self.settings.login or ""
+        call.headers["private-key"] = self.settings.password or ""
+        call.headers["Accept"] = "application/json"
+
+    def _check_payload(
+        self, call: PreparedCall, status: int, headers: Mapping[str, str], payload: Any, body: bytes
+    ) -> None:
+        if status < 400 or not isinstance(payload, Mapping):
+            return
+        message = payload.get("error") or payload.get("message")
+        if isinstance(message, Mapping):
+            message = json.dumps(message, ensure_ascii=False)
+        raise self.api_error(
+            call,
+            status,
+            headers=headers,
+            vendor_code=str(payload.get("status") or "") or None,
+            vendor_message=str(message) if message else None,
+        )
+
+    @property
+    def allowed_mime_types(self) -> tuple[str, ...]:
+        """The attachment MIME whitelist: the connection's ``allowed_mime_types`` or the vendor default."""
+        configured = self.extra("allowed_mime_types")
+        if not configured:
+            return DEFAULT_ALLOWED_MIME_TYPES
+        items = configured if isinstance(configured, list) else str(configured).split(",")
+        return tuple(i.strip() for i in items if i.strip())
+
+    # ------------------------------------------------------------------ lists
+
+    def create_list(self, *, name: str, description: str) -> dict[str, Any]:
+        """Create a list (``POST /lists/create``); returns ``{"status", "list_uid"}``."""
+        for key, value in (("name", name), ("description", description)):
+            if not str(value or "").strip():
+                raise EmailBRInputError(f"{key}: required by envie.email")
+        return self.call(
+            ENDPOINTS["list_create"], json_body={"general": {"name": name, "description": description}}
+        )
+
+    def get_list(self, list_uid: str) -> dict[str, Any]:
+        """One list's data (``POST /lists/get`` with ``{"list": uid}``)."""
+        return self.call(ENDPOINTS["list_get"], json_body={"list": list_uid}) or {}
+
+    def show_lists(self, *, page: int = 1, per_page: int | None = None) -> dict[str, Any]:
+        """One page of lists (``GET /lists/show?page=&per_page=``)."""
+        return self.call(ENDPOINTS["lists_show"], params=_page_params(page, per_page)) or {}
+
+    def iter_lists(self, *, per_page: int | None = None) -> Iterator[dict[str, Any]]:
+        """Every list, page by page, lazily."""
+        return self.paginate(lambda page: self.show_lists(page=page, per_page=per_page))
+
+    def list_subscribers(
+        self, list_uid: str, *, page: int = 1, per_page: int | None = None
+    ) -> dict[str, Any]:
+        """One page of a list's subscribers (``POST /lists/show`` with ``{"UID": uid}``)."""
+        return (
+            self.call(
+                ENDPOINTS["list_subscribers"],
+                params=_page_params(page, per_page),
+                json_body={"UID": list_uid},
+            )
+            or {}
+        )
+
+    def iter_subscribers(self, list_uid: str, *, per_page: int | None = None) -> Iterator[dict[str, Any]]:
+        """Every subscriber of a list (``subscriber_uid``, ``EMAIL``, ``FNAME``, ``LNAME``, ``status`` …)."""
+        return self.paginate(lambda page: self.list_subscribers(list_uid, page=page, per_page=per_page))
+
+    # ------------------------------------------------------------------ transactional send
+
+    def build_send_body(
+        self,
+        *,
+        to_email: str,
+        subject: str,
+        body: str,
+        to_name: str | None = None,
+        from_email: str | None = None,
+        from_name: str | None = None,
+        reply_to_email: str | None = None,
+        reply_to_name: str | None = None,
+        plain_text: str | None = None,
+        attachments: Iterable[EnvieAttachment | str | Path] | None = None,
+    ) -> dict[str, Any]:
+        """The ``singlesending/create`` body, validated: required fields, MIME whitelist, attachment names.
+
+        Defaults: ``to_name`` = the address's local part; sender from the connection's ``from_email``/
+        ``from_name``; reply-to = the sender.
+        """
+        sender = from_email or self.extra("from_email")
+        sender_name = from_name or self.extra("from_name") or sender
+        payload: dict[str, Any] = {
+            "to_name": to_name or (to_email.split("@")[0] if to_email else None),
+            "to_email": to_email,
+            "from_name": sender_name,
+            "from_email": sender,
+            "reply_to_name": reply_to_name or sender_name,
+            "reply_to_email": reply_to_email or sender,
+            "subject": subject,
+            "body": body,
+        }
+        missing = [k for k in SEND_REQUIRED if not str(payload.get(k) or "").strip()]
+        if missing:
+            raise EmailBRInputError(
+                f"envie.email send: missing {', '.join(missing)} (from_* default to the connection's extras)"
+            )
+        if plain_text:
+            payload["plain_text"] = plain_text
+        files = [
+            a if isinstance(a, EnvieAttachment) else EnvieAttachment.from_path(a) for a in attachments or ()
+        ]
+        if files:
+            payload["attachments"] = self._attachments(files)
+        return payload
+
+    def _attachments(self, files: Sequence[EnvieAttachment]) -> list[dict[str, str]]:
+        allowed = self.allowed_mime_types
+        seen: set[str] = set()
+        out = []
+        for file in files:
+            name = file.name.strip()
+            if not name or "/" in name or "\\" in name:
+                raise EmailBRInputError(f"attachment name {file.name!r}: give a plain file name")
+            if _EXTENSION.search(name):
+                raise EmailBRInputError(
+                    f"attachment name {name!r}: envie.email wants the name without its extension "
+                    "(it adds the "
+                    "extension from the MIME type); use EnvieAttachment.from_path() or drop the extension"
+                )
+            if name.lower() in seen:
+                raise EmailBRInputError(
+                    f"attachment name {name!r}: used twice in one message; names must be unique"
+                )
+            seen.add(name.lower())
+            if file.mime not in allowed:
+                raise EmailBRInputError(
+                    f"attachment {name!r}: MIME type {file.mime!r} is not accepted by envie.email; allowed: "
+                    f"{', '.join(allowed)} (support can enable more: then set the connection's "
+                    "'allowed_mime_types' extra)"
+                )
+            out.append(
+                {"data": base64.b64encode(file.content).decode("ascii"), "name": name, "mime": file.mime}
+            )
+        return out
+
+    def send(self, **kwargs: Any) -> dict[str, Any]:
+        """Send one transactional e-mail (``POST /singlesending/create``); never retried after a lost answer.
+
+        Takes the arguments of :meth:`build_send_body`.
+        """
+        return self.call(ENDPOINTS["send"], json_body=self.build_send_body(**kwargs)) or {}
+
+    # ------------------------------------------------------------------ webhooks
+
+    @staticmethod
+    def parse_webhook_event(payload: Mapping[str, Any] | str | bytes) -> EnvieWebhookEvent:
+        """Parse one webhook POST body into an :class:`EnvieWebhookEvent`; unknown events are refused."""
+        return parse_webhook_event(payload)
+
+    def _probe(self) -> str:
+        self.show_lists(page=1, per_page=1)
+        return "envie.email keys accepted: GET /lists/show answered."
+
+
+def parse_webhook_event(payload: Mapping[str, Any] | str | bytes) -> EnvieWebhookEvent:
+    """Parse one envie.email webhook body (see :class:`EnvieEmailHook.parse_webhook_event`)."""
+    if isinstance(payload, (str, bytes)):
+        try:
+            payload = json.loads(payload)
+        except ValueError as err:
+            raise EmailBRInputError(f"webhook body is not JSON: {err}") from None
+    if not isinstance(payload, Mapping):
+        raise EmailBRInputError(f"webhook body must be a JSON object, got {type(payload).__name__}")
+    name = payload.get("event")
+    try:
+        event = EnvieEventType(name)
+    except ValueError:
+        allowed = ", ".join(e.value for e in EnvieEventType)
+        raise EmailBRInputError(f"webhook event {name!r} is unknown; envie.email sends {allowed}") from None
+    inner = payload.get("payload") if isinstance(payload.get("payload"), Mapping) else {}
+    message = inner.get("message") if isinstance(inner.get("message"), Mapping) else {}
+    sent_at = _epoch(message.get("timestamp"))
+    occurred = _epoch(payload.get("timestamp")) if "timestamp" in payload else sent_at
+    return EnvieWebhookEvent(
+        event=event,
+        message_id=str(message["id"]) if message.get("id") is not None else None,
+        to=message.get("to"),
+        sender=message.get("from"),
+        tag=message.get("tag"),
+        occurred_at=occurred,
+        sent_at=sent_at,
+        details=inner.get("details"),
+        output=inner.get("output"),
+        url=inner.get("url"),
+        ip_address=inner.get("ip_address"),
+        user_agent=inner.get("user_agent"),
+        raw=payload,
+    )
+
+
+def _epoch(value: Any) -> datetime | None:
+    if value in (None, "", 0):
+        return None
+    try:
+        return datetime.fromtimestamp(float(value), tz=timezone.utc)
+    except (TypeError, ValueError, OverflowError, OSError):
+        raise EmailBRInputError(f"webhook timestamp {value!r} is not a Unix time") from None
+
+
+def _page_params(page: int, per_page: int | None) -> dict[str, Any]:
+    if not isinstance(page, int) or page < 1:
+        raise EmailBRInputError(f"page: {page!r} must be an integer ≥ 1")
+    if per_page is not None and (not isinstance(per_page, int) or per_page < 1):
+        raise EmailBRInputError(f"per_page: {per_page!r} must be an integer ≥ 1")
+    return {"page": page, "per_page": per_page}

@@ -1,0 +1,267 @@
+"""IAGENTEmail: contacts and groups (``https://api.iagentemail.com/v1/``).
+
+Every call is a form-encoded ``POST`` with the integration key in the ``IAGENTE-KEY`` header; nested
+arrays use PHP bracket keys (``contacts[0][email]``). Answers carry ``status: "success"`` or
+``status: "error"`` — an error can come with HTTP 200, so the body decides.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import date, datetime
+from typing import Any
+
+from airflow_provider_emailbr.exceptions import EmailBRAuthError, EmailBRInputError, EmailBRValidationError
+from airflow_provider_emailbr.hooks.base import EmailBRHook, Endpoint, PreparedCall
+from airflow_provider_emailbr.utils.dates import parse_birth_date
+from airflow_provider_emailbr.utils.pagination import IAGENTE_PAGES
+
+#: Contact fields the API accepts besides ``email``.
+CONTACT_FIELDS = ("name", "birthday", *(f"field{i}" for i in range(1, 11)))
+CONTACT_ORDERS = ("name", "email", "created_date")
+GROUP_ORDERS = ("name", "created_date")
+ORIENTATIONS = ("ASC", "DESC")
+
+#: Words in an error message that mean the key was refused (the vendor answers HTTP 200 either way).
+_AUTH_WORDS = ("chave", "key", "autentica", "autoriza", "unauthori")
+
+# Every endpoint is a POST. Reads, edits and the mass import (which upserts by e-mail) are safe to repeat;
+# single creates and removals are not.
+ENDPOINTS = {
+    "contact_create": Endpoint("POST", "contact/create", idempotent=False),
+    "contact_edit": Endpoint("POST", "contact/edit", idempotent=True),
+    "contact_remove": Endpoint("POST", "contact/remove", idempotent=False),
+    "contact_list": Endpoint("POST", "contact/list", idempotent=True),
+    "contact_mass_add": Endpoint("POST", "contact/mass/add", idempotent=True),
+    "group_create": Endpoint("POST", "group/create", idempotent=False),
+    "group_edit": Endpoint("POST", "group/edit", idempotent=True),
+    "group_remove": Endpoint("POST", "group/remove", idempotent=False),
+    "group_list": Endpoint("POST", "group/list", idempotent=True),
+    "group_contact_list": Endpoint("POST", "group/contact/list", idempotent=True),
+    "group_contact_remove": Endpoint("POST", "group/contact/remove", idempotent=False),
+}
+
+
+class IAgenteEmailHook(EmailBRHook):
+    """Call the IAGENTEmail API: contacts, groups, and mass import of contacts into a group.
+
+    Connection type ``iagente_email``: Password = integration key. Host (optional) = full base URL.
+
+    :param iagente_conn_id: Airflow connection id.
+    """
+
+    conn_name_attr = "iagente_conn_id"
+    default_conn_name = "iagente_default"
+    conn_type = "iagente_email"
+    hook_name = "IAGENTEmail"
+    platform = "IAGENTEmail"
+    default_base_url = "https://api.iagentemail.com/v1/"
+    required_fields = {"password": "integration key (Password)"}
+    page_scheme = IAGENTE_PAGES
+
+    def __init__(self, iagente_conn_id: str = default_conn_name, **kwargs: Any) -> None:
+        super().__init__(conn_id=iagente_conn_id, **kwargs)
+
+    def _authorize(self, call: PreparedCall) -> None:
+        call.headers["IAGENTE-KEY"] = self.settings.password or ""
+
+    def _check_payload(
+        self, call: PreparedCall, status: int, headers: Mapping[str, str], payload: Any, body: bytes
+    ) -> None:
+        if not isinstance(payload, Mapping) or payload.get("status") != "error":
+            return
+        message = str(payload.get("message") or "")
+        lowered = message.lower()
+        error_class = EmailBRAuthError if any(w in lowered for w in _AUTH_WORDS) else None
+        if error_class is None and status < 400:
+            error_class = EmailBRValidationError
+        raise self.api_error(
+            call,
+            status,
+            headers=headers,
+            vendor_code="error",
+            vendor_message=message,
+            error_class=error_class,
+        )
+
+    def _post(self, name: str, form: Mapping[str, Any]) -> dict[str, Any]:
+        return self.call(ENDPOINTS[name], form=form) or {}
+
+    # ------------------------------------------------------------------ contacts
+
+    def create_contact(self, *, email: str, group_id: int | str, **fields: Any) -> dict[str, Any]:
+        """Create a contact in a group (``contact/create``); returns the answer with ``contact_id``.
+
+        :param fields: ``name``, ``birthday`` (date or ``YYYY-MM-DD``/``DD/MM/YYYY``), ``field1``…``field10``.
+        """
+        return self._post("contact_create", {"email": email, "group_id": group_id, **contact_fields(fields)})
+
+    def edit_contact(self, *, email: str, **fields: Any) -> dict[str, Any]:
+        """Update a contact's fields, found by e-mail (``contact/edit``)."""
+        return self._post("contact_edit", {"email": email, **contact_fields(fields)})
+
+    def remove_contact(self, *, email: str) -> dict[str, Any]:
+        """Remove a contact from the account (``contact/remove``)."""
+        return self._post("contact_remove", {"email": email})
+
+    def list_contacts(
+        self,
+        *,
+        order: str | None = None,
+        orientation: str | None = None,
+        search: str | None = None,
+        page: int = 1,
+    ) -> dict[str, Any]:
+        """One page of all contacts (``contact/list``), each with its ``groups``."""
+        return self._post("contact_list", _list_form(order, CONTACT_ORDERS, orientation, search, page))
+
+    def iter_contacts(
+        self, *, order: str | None = None, orientation: str | None = None, search: str | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """Every contact of the account, page by page, lazily."""
+        return self.paginate(
+            lambda page: self.list_contacts(order=order, orientation=orientation, search=search, page=page)
+        )
+
+    def mass_add_contacts(
+        self, *, group_id: int | str, contacts: Iterable[Mapping[str, Any]]
+    ) -> dict[str, Any]:
+        """Import many contacts into a group in one call (``contact/mass/add``).
+
+        Returns the answer with ``imports``, ``invalids`` and ``details`` (the refused rows). Each contact
+        is a mapping with ``email`` and optional :data:`CONTACT_FIELDS`. Re-importing the same e-mails is
+        safe (the platform updates them), so this call is retried like a read.
+        """
+        rows = []
+        for index, contact in enumerate(contacts):
+            email = contact.get("email")
+            if not email:
+                raise EmailBRInputError(f"contacts[{index}]: 'email' is required")
+            rows.append(
+                {"email": email, **contact_fields({k: v for k, v in contact.items() if k != "email"})}
+            )
+        if not rows:
+            raise EmailBRInputError("contacts: at least one contact is required")
+        return self._post("contact_mass_add", {"group_id": group_id, "contacts": rows})
+
+    # ------------------------------------------------------------------ groups
+
+    def create_group(self, *, name: str) -> dict[str, Any]:
+        """Create a group (``group/create``); returns the answer with ``group_id``."""
+        return self._post("group_create", {"name": _required("name", name)})
+
+    def edit_group(self, *, group_id: int | str, name: str) -> dict[str, Any]:
+        """Rename a group (``group/edit``)."""
+        return self._post("group_edit", {"group_id": group_id, "name": _required("name", name)})
+
+    def remove_group(self, *, group_id: int | str) -> dict[str, Any]:
+        """Remove a group (``group/remove``)."""
+        return self._post("group_remove", {"group_id": group_id})
+
+    def list_groups(
+        self,
+        *,
+        order: str | None = None,
+        orientation: str | None = None,
+        search: str | None = None,
+        page: int = 1,
+    ) -> dict[str, Any]:
+        """One page of groups (``group/list``)."""
+        return self._post("group_list", _list_form(order, GROUP_ORDERS, orientation, search, page))
+
+    def iter_groups(
+        self, *, order: str | None = None, orientation: str | None = None, search: str | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """Every group, page by page, lazily."""
+        return self.paginate(
+            lambda page: self.list_groups(order=order, orientation=orientation, search=search, page=page)
+        )
+
+    def list_group_contacts(
+        self,
+        *,
+        group_id: int | str,
+        order: str | None = None,
+        orientation: str | None = None,
+        search: str | None = None,
+        page: int = 1,
+    ) -> dict[str, Any]:
+        """One page of a group's contacts (``group/contact/list``)."""
+        form = {"group_id": group_id, **_list_form(order, CONTACT_ORDERS, orientation, search, page)}
+        return self._post("group_contact_list", form)
+
+    def iter_group_contacts(
+        self,
+        *,
+        group_id: int | str,
+        order: str | None = None,
+        orientation: str | None = None,
+        search: str | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """Every contact of a group, page by page, lazily."""
+        return self.paginate(
+            lambda page: self.list_group_contacts(
+                group_id=group_id, order=order, orientation=orientation, search=search, page=page
+            )
+        )
+
+    def remove_group_contact(self, *, email: str, group_id: int | str) -> dict[str, Any]:
+        """Remove a contact from one group (``group/contact/remove``)."""
+        return self._post("group_contact_remove", {"email": email, "group_id": group_id})
+
+    def find_group(self, name: str) -> dict[str, Any] | None:
+        """The group whose name is exactly ``name``, or ``None`` (searches, then compares names)."""
+        return next((g for g in self.iter_groups(search=name) if g.get("name") == name), None)
+
+    # ------------------------------------------------------------------ test connection
+
+    def _probe(self) -> str:
+        page = self.list_groups(page=1)
+        return f"IAGENTEmail key accepted: group/list answered ({page.get('total', 0)} groups)."
+
+
+def contact_fields(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """Validate contact fields and put them in the API's format (``birthday`` as ``YYYY-MM-DD``)."""
+    unknown = sorted(set(fields) - set(CONTACT_FIELDS))
+    if unknown:
+        raise EmailBRInputError(
+            f"unknown IAGENTEmail contact field(s) {unknown}; allowed: email, {', '.join(CONTACT_FIELDS)}"
+        )
+    out: dict[str, Any] = {}
+    for key, value in fields.items():
+        if value is None:
+            continue
+        if key == "birthday":
+            if value == "":
+                continue
+            out[key] = _birthday(value)
+        else:
+            out[key] = value
+    return out
+
+
+def _birthday(value: date | datetime | str) -> str:
+    return parse_birth_date(value, field="birthday").isoformat()
+
+
+def _required(field: str, value: Any) -> Any:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise EmailBRInputError(f"{field}: a non-empty value is required")
+    return value
+
+
+def _list_form(
+    order: str | None, orders: tuple[str, ...], orientation: str | None, search: str | None, page: int
+) -> dict[str, Any]:
+    if order is not None and order not in orders:
+        raise EmailBRInputError(f"order: {order!r} is not allowed; use one of {', '.join(orders)}")
+    if orientation is not None and orientation.upper() not in ORIENTATIONS:
+        raise EmailBRInputError(f"orientation: {orientation!r} is not allowed; use ASC or DESC")
+    if not isinstance(page, int) or isinstance(page, bool) or page < 1:
+        raise EmailBRInputError(f"page: {page!r} must be an integer ≥ 1")
+    return {
+        "order": order,
+        "orientation": orientation.upper() if orientation else None,
+        "search": search,
+        "page": page,
+    }

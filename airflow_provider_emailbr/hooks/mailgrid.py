@@ -1,0 +1,365 @@
+"""MailGrid: SMTP-relay send and delivery reports (``https://painel.mailgrid.com.br/api/``).
+
+Credentials travel inside the JSON body (``usuario_smtp``, ``senha_smtp``; a send also needs the account's
+``host_smtp``). Outcomes are codes inside the body (``codigo``), usually with HTTP 200: ``200`` sent,
+``207`` authentication failed, ``208`` missing parameters, and so on. Report dates are local time of the
+account without a zone, like CriaEnvio's. Reports lag about 10 minutes behind sends.
+"""
+
+from __future__ import annotations
+
+import base64
+import mimetypes
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pendulum
+
+from airflow_provider_emailbr.exceptions import (
+    EmailBRAuthError,
+    EmailBRConfigError,
+    EmailBRInputError,
+    EmailBRServerError,
+    EmailBRValidationError,
+)
+from airflow_provider_emailbr.hooks.base import EmailBRHook, Endpoint, PreparedCall
+from airflow_provider_emailbr.utils.dates import DEFAULT_TIMEZONE, to_local
+
+#: Recipients per list (To, Cc, Bcc) in one call.
+MAX_RECIPIENTS = 100
+#: Whole message, attachments included.
+MAX_MESSAGE_BYTES = 50 * 1024 * 1024
+MESSAGE_TYPES = ("html", "text")
+ENCODINGS = ("base64", "quoted-printable")
+REPORT_STATUS = ("sucesso", "erro")
+
+#: Vendor codes and what they mean; every code but 200 is an error.
+CODES = {
+    "200": "MSG ENVIADA",
+    "204": "ERRO DE ENVIO (SMTP connection failed)",
+    "207": "FALHA DE AUTENTICACAO",
+    "208": "FALTAM PARAMETROS",
+    "210": "DATA COM FORMATO INCORRETO",
+    "211": "ENCODING/HORA INVALIDO",
+    "212": "TIPO INVALIDO",
+    "215": "TAMANHO EXCEDIDO",
+    "221": "too many recipients",
+    "222": "too many recipients",
+    "223": "too many recipients",
+    "227": "field must be an array",
+    "228": "field must be an array",
+    "229": "field must be an array",
+    "230": "invalid SMTP host",
+}
+
+ENDPOINTS = {
+    "send": Endpoint("POST", "send/", idempotent=False),
+    "report": Endpoint("POST", "report/", idempotent=True),
+    "consolidate": Endpoint("POST", "consolidate/", idempotent=True),
+}
+
+
+@dataclass(frozen=True)
+class MailGridAttachment:
+    """One attachment: file name with extension, MIME type and raw content."""
+
+    name: str
+    content: bytes
+    mime_type: str | None = None
+
+    @classmethod
+    def from_path(cls, path: str | Path) -> MailGridAttachment:
+        """Read a local file; the MIME type is guessed from its name."""
+        file = Path(path)
+        return cls(name=file.name, content=file.read_bytes())
+
+    @property
+    def type(self) -> str:
+        """The MIME type, guessed from the name when not given."""
+        return self.mime_type or mimetypes.guess_type(self.name)[0] or "application/octet-stream"
+
+
+class MailGridHook(EmailBRHook):
+    """Call the MailGrid API: send e-mail and read the detailed or consolidated delivery report.
+
+    Connection type ``mailgrid``: Login = ``usuario_smtp``, Password = ``senha_smtp``, extra ``smtp_host``
+    (the account's ``host_smtp``, required to send), ``timezone`` (default ``America/Sao_Paulo``),
+    ``from_email`` and ``from_name`` (sender defaults). Host (optional) = full base URL.
+
+    :param mailgrid_conn_id: Airflow connection id.
+    """
+
+    conn_name_attr = "mailgrid_conn_id"
+    default_conn_name = "mailgrid_default"
+    conn_type = "mailgrid"
+    hook_name = "MailGrid"
+    platform = "MailGrid"
+    default_base_url = "https://painel.mailgrid.com.br/api/"
+    required_fields = {"login": "SMTP user (Login)", "password": "SMTP password (Password)"}
+
+    def __init__(self, mailgrid_conn_id: str = default_conn_name, **kwargs: Any) -> None:
+        super().__init__(conn_id=mailgrid_conn_id, **kwargs)
+
+    @property
+    def timezone(self) -> str:
+        """The zone of the account's zone-less report dates (extra ``timezone``)."""
+        return str(self.extra("timezone", DEFAULT_TIMEZONE))
+
+    def _authorize(self, call: PreparedCall) -> None:
+        body = dict(call.json or {})
+        body["usuario_smtp"] = self.settings.login or ""
+        body["senha_smtp"] = self.settings.password or ""
+        call.json = body
+
+    def _check_payload(
+        self, call: PreparedCall, status: int, headers: Mapping[str, str], payload: Any, body: bytes
+    ) -> None:
+        if not isinstance(payload, Mapping) or "codigo" not in payload:
+            return
+        code = str(payload.get("codigo"))
+        if code == "200":
+            return
+        if code == "207":
+            error_class: type = EmailBRAuthError
+        elif code == "204":
+            error_class = EmailBRServerError
+        else:
+            error_class = EmailBRValidationError
+        raise self.api_error(
+            call,
+            status,
+            headers=headers,
+            vendor_code=code,
+            vendor_message=str(payload.get("status") or CODES.get(code, "")),
+            error_class=error_class,
+        )
+
+    # ------------------------------------------------------------------ send
+
+    def send(
+        self,
+        *,
+        to: Sequence[str] | str,
+        subject: str,
+        message: str,
+        from_email: str | None = None,
+        from_name: str | None = None,
+        reply_to: str | None = None,
+        to_name: str | None = None,
+        cc: Sequence[str] | None = None,
+        bcc: Sequence[str] | None = None,
+        alt_message: str | None = None,
+        message_type: str = "html",
+        encoding: str = "base64",
+        attachments: Iterable[MailGridAttachment | str | Path] | None = None,
+    ) -> list[dict[str, Any]]:
+        """Send one message to up to 100 recipients (``POST send/``); never retried after a lost answer.
+
+        Returns one result per recipient, in the vendor's order: ``{"status", "codigo", "id", "criptokey",
+        "to"}``; ``codigo`` ``"200"`` means sent. Limits (100 per recipient list, 50 MB in all) are checked
+        before anything is sent. Sender defaults come from the connection's ``from_email``/``from_name``.
+        """
+        body = self.build_send_body(
+            to=to,
+            subject=subject,
+            message=message,
+            from_email=from_email,
+            from_name=from_name,
+            reply_to=reply_to,
+            to_name=to_name,
+            cc=cc,
+            bcc=bcc,
+            alt_message=alt_message,
+            message_type=message_type,
+            encoding=encoding,
+            attachments=attachments,
+        )
+        answer = self.call(ENDPOINTS["send"], json_body=body)
+        return send_results(answer)
+
+    def build_send_body(
+        self,
+        *,
+        to: Sequence[str] | str,
+        subject: str,
+        message: str,
+        from_email: str | None = None,
+        from_name: str | None = None,
+        reply_to: str | None = None,
+        to_name: str | None = None,
+        cc: Sequence[str] | None = None,
+        bcc: Sequence[str] | None = None,
+        alt_message: str | None = None,
+        message_type: str = "html",
+        encoding: str = "base64",
+        attachments: Iterable[MailGridAttachment | str | Path] | None = None,
+    ) -> dict[str, Any]:
+        """The send body without credentials, validated against the documented limits."""
+        smtp_host = self.extra("smtp_host")
+        if not smtp_host:
+            raise EmailBRConfigError(
+                f"Connection {self.conn_id!r} (mailgrid) has no 'smtp_host' extra: set it to the account's "
+                "SMTP relay host (host_smtp, e.g. gridxxxx.mailgrid.com.br); it is required to send"
+            )
+        sender = from_email or self.extra("from_email")
+        if not sender:
+            raise EmailBRInputError("from_email: required (or set the connection's 'from_email' extra)")
+        if message_type not in MESSAGE_TYPES:
+            raise EmailBRInputError(f"message_type: {message_type!r} is not allowed; use html or text")
+        if encoding not in ENCODINGS:
+            raise EmailBRInputError(f"encoding: {encoding!r} is not allowed; use base64 or quoted-printable")
+        body: dict[str, Any] = {
+            "host_smtp": smtp_host,
+            "emailRemetente": sender,
+            "emailDestino": _recipients("to", to, required=True),
+            "assunto": _text("subject", subject),
+            "mensagem": _text("message", message),
+            "mensagemTipo": message_type,
+            "mensagemEncoding": encoding,
+        }
+        optional = {
+            "nomeRemetente": from_name or self.extra("from_name"),
+            "emailReply": reply_to,
+            "nomeDestino": to_name,
+            "mensagemAlt": alt_message,
+        }
+        body.update({k: v for k, v in optional.items() if v})
+        if cc:
+            body["emailDestinoCopia"] = _recipients("cc", cc)
+        if bcc:
+            body["emailDestinoCopiaOculta"] = _recipients("bcc", bcc)
+        files = [
+            a if isinstance(a, MailGridAttachment) else MailGridAttachment.from_path(a)
+            for a in attachments or ()
+        ]
+        if files:
+            body["mensagemAnexos"] = {
+                f"file{i}": {
+                    "name": f.name,
+                    "type": f.type,
+                    "content": base64.b64encode(f.content).decode("ascii"),
+                }
+                for i, f in enumerate(files, start=1)
+            }
+        size = message_size(body)
+        if size > MAX_MESSAGE_BYTES:
+            raise EmailBRInputError(
+                f"message size: {size:,} bytes (body and base64 attachments) exceeds MailGrid's limit of "
+                f"{MAX_MESSAGE_BYTES:,} bytes (50 MB)"
+            )
+        return body
+
+    # ------------------------------------------------------------------ reports
+
+    def report(
+        self,
+        *,
+        start: datetime | date | str,
+        end: datetime | date | str,
+        status: str | None = None,
+        recipient: str | None = None,
+        sender: str | None = None,
+        message_id: str | None = None,
+        consolidated: bool = False,
+    ) -> list[dict[str, Any]]:
+        """Delivery report rows between ``start`` and ``end`` (``POST report/`` or ``consolidate/``).
+
+        Times are converted to the connection's zone and sent as ``dataini``/``horaini``/``datafim``/
+        ``horafim`` (minute precision). ``status`` is ``sucesso`` or ``erro``. Rows come back in the
+        vendor's order: ``{"msgid", "email_de", "email_para", "data", "hora", "status"}``. The
+        consolidated report has no ``message_id`` filter.
+        """
+        body = self.report_body(start=start, end=end, status=status, recipient=recipient, sender=sender)
+        if message_id:
+            if consolidated:
+                raise EmailBRInputError("message_id: the consolidated report cannot filter by message id")
+            body["idMensagem"] = message_id
+        answer = self.call(ENDPOINTS["consolidate" if consolidated else "report"], json_body=body)
+        return report_rows(answer)
+
+    def report_body(
+        self,
+        *,
+        start: datetime | date | str,
+        end: datetime | date | str,
+        status: str | None = None,
+        recipient: str | None = None,
+        sender: str | None = None,
+    ) -> dict[str, Any]:
+        """The report query without credentials, with the window in the account's local time."""
+        local_start = to_local(start, self.timezone, field="start")
+        local_end = to_local(end, self.timezone, field="end")
+        if local_end < local_start:
+            raise EmailBRInputError(f"end: {local_end.isoformat()} is before start {local_start.isoformat()}")
+        if status is not None and status not in REPORT_STATUS:
+            raise EmailBRInputError(f"status: {status!r} is not allowed; use sucesso or erro")
+        body = {
+            "dataini": local_start.strftime("%Y-%m-%d"),
+            "horaini": local_start.strftime("%H:%M"),
+            "datafim": local_end.strftime("%Y-%m-%d"),
+            "horafim": local_end.strftime("%H:%M"),
+        }
+        optional = {"status": status, "emaildestino": recipient, "remetente": sender}
+        body.update({k: v for k, v in optional.items() if v})
+        return body
+
+    # ------------------------------------------------------------------ test connection
+
+    def _probe(self) -> str:
+        end = pendulum.now(self.timezone).replace(second=0, microsecond=0)
+        self.report(start=end - timedelta(minutes=1), end=end)
+        return "MailGrid credentials accepted: report query over a one-minute window answered."
+
+
+def send_results(answer: Any) -> list[dict[str, Any]]:
+    """Per-recipient results of a send, in order, whether the vendor answered one entry or many."""
+    if isinstance(answer, Mapping) and "codigo" in answer:
+        return [dict(answer)]
+    return _ordered_rows(answer)
+
+
+def report_rows(answer: Any) -> list[dict[str, Any]]:
+    """Report rows in order; an empty answer (``{}``, ``[]`` or nothing) is no rows."""
+    return _ordered_rows(answer)
+
+
+def _ordered_rows(answer: Any) -> list[dict[str, Any]]:
+    if not answer:
+        return []
+    if isinstance(answer, list):
+        return [dict(r) for r in answer if isinstance(r, Mapping)]
+    if isinstance(answer, Mapping):
+        keyed = [(k, v) for k, v in answer.items() if isinstance(v, Mapping)]
+        keyed.sort(key=lambda kv: (0, int(kv[0])) if str(kv[0]).isdigit() else (1, str(kv[0])))
+        return [dict(v) for _, v in keyed]
+    return []
+
+
+def message_size(body: Mapping[str, Any]) -> int:
+    """Bytes the message will weigh: subject, bodies and base64 attachments (what the 50 MB limit covers)."""
+    size = sum(len(str(body.get(k, "")).encode("utf-8")) for k in ("assunto", "mensagem", "mensagemAlt"))
+    for attachment in (body.get("mensagemAnexos") or {}).values():
+        size += len(attachment.get("content", ""))
+    return size
+
+
+def _text(field: str, value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise EmailBRInputError(f"{field}: a non-empty string is required")
+    return value
+
+
+def _recipients(field: str, value: Sequence[str] | str | None, *, required: bool = False) -> list[str]:
+    items = [value] if isinstance(value, str) else list(value or [])
+    items = [str(i).strip() for i in items if str(i).strip()]
+    if required and not items:
+        raise EmailBRInputError(f"{field}: at least one recipient is required")
+    if len(items) > MAX_RECIPIENTS:
+        raise EmailBRInputError(
+            f"{field}: {len(items)} recipients exceed MailGrid's limit of {MAX_RECIPIENTS} per call; "
+            "split the list (the send operator does it for you)"
+        )
+    return items

@@ -1,0 +1,1 @@
+"""Shared helpers of the provider: redaction, encodings, retries, dates and pagination."""

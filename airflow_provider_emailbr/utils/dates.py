@@ -1,0 +1,64 @@
+"""Date and time conversions to the vendors' zone-less local formats.
+
+CriaEnvio and MailGrid dates carry no time zone: they are local time of the account, Brazil's
+``America/Sao_Paulo`` unless the connection's ``timezone`` extra says otherwise. Aware datetimes are
+converted to that zone; naive ones are taken as already being in it.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+import pendulum
+from pendulum import DateTime
+
+from airflow_provider_emailbr.exceptions import EmailBRInputError
+
+DEFAULT_TIMEZONE = "America/Sao_Paulo"
+
+
+def to_local(value: datetime | date | str, tz: str, *, field: str = "value") -> DateTime:
+    """Return ``value`` as a pendulum datetime in zone ``tz``.
+
+    Accepts aware or naive ``datetime`` (naive = already local), ``date`` (midnight local), and ISO-8601
+    strings (with or without offset). Anything else raises :class:`EmailBRInputError` naming ``field``.
+    """
+    zone = pendulum.timezone(tz)
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            return pendulum.instance(value.replace(tzinfo=None), tz=zone)
+        return pendulum.instance(value).in_timezone(zone)
+    if isinstance(value, date):
+        return pendulum.datetime(value.year, value.month, value.day, tz=zone)
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            parsed: Any = pendulum.parse(text, tz=zone, strict=False)
+        except (ValueError, TypeError, pendulum.parsing.exceptions.ParserError) as err:
+            raise EmailBRInputError(
+                f"{field}: {value!r} is not a date-time; use ISO-8601, e.g. 2026-11-23T09:30:00-03:00"
+            ) from err
+        if isinstance(parsed, DateTime):
+            return parsed.in_timezone(zone)
+        if isinstance(parsed, date):
+            return pendulum.datetime(parsed.year, parsed.month, parsed.day, tz=zone)
+    raise EmailBRInputError(
+        f"{field}: expected a datetime, a date or an ISO-8601 string, got {type(value).__name__} {value!r}"
+    )
+
+
+def parse_birth_date(value: date | datetime | str, *, field: str) -> date:
+    """Parse a calendar date: ``date``, ``datetime``, ISO ``YYYY-MM-DD`` or Brazilian ``DD/MM/YYYY``."""
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str):
+        text = value.strip()
+        for fmt in ("%Y-%m-%d", "%d/%m/%Y"):
+            try:
+                return datetime.strptime(text, fmt).date()
+            except ValueError:
+                continue
+    raise EmailBRInputError(f"{field}: {value!r} is not a date; use a date, YYYY-MM-DD or DD/MM/YYYY")

@@ -1,0 +1,47 @@
+"""Request body encodings that the vendors need and common libraries do not produce.
+
+IAGENTEmail reads its POST bodies the way PHP reads ``$_POST``: nested arrays travel as bracketed keys,
+``contacts[0][email]=a%40b.com&contacts[0][name]=Ana``. :func:`php_form_encode` produces exactly that.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from datetime import date, datetime
+from typing import Any
+from urllib.parse import quote_plus
+
+
+def _scalar(value: Any) -> str:
+    if isinstance(value, bool):  # PHP's http_build_query: true -> "1", false -> "0"
+        return "1" if value else "0"
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
+
+
+def php_form_pairs(data: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, str]]:
+    """Flatten nested mappings and sequences into PHP bracket keys, in order.
+
+    ``None`` values are left out (PHP has no way to send them); empty strings are kept; lists and tuples
+    are indexed from 0; nested mappings use their own keys.
+    """
+    for key, value in data.items():
+        name = f"{prefix}[{key}]" if prefix else str(key)
+        if value is None:
+            continue
+        if isinstance(value, Mapping):
+            yield from php_form_pairs(value, name)
+        elif isinstance(value, (list, tuple)):
+            yield from php_form_pairs({str(i): item for i, item in enumerate(value)}, name)
+        else:
+            yield name, _scalar(value)
+
+
+def php_form_encode(data: Mapping[str, Any]) -> bytes:
+    """Encode ``data`` as an ``application/x-www-form-urlencoded`` body with PHP bracket keys (UTF-8)."""
+    return "&".join(f"{quote_plus(k, safe='[]')}={quote_plus(v)}" for k, v in php_form_pairs(data)).encode(
+        "ascii"
+    )
