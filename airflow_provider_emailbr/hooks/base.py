@@ -402,10 +402,10 @@ class EmailBRHook(BaseHook):
         reason = getattr(exc.args[0], "reason", None) if exc.args else None
         if isinstance(exc, requests.exceptions.SSLError):
             sent, what = False, "TLS handshake failed"
+        elif isinstance(reason, NewConnectionError) and not isinstance(exc, requests.exceptions.ConnectTimeout):
+            sent, what = False, "connection refused or host unreachable"
         elif isinstance(exc, requests.exceptions.ConnectTimeout) or isinstance(reason, ConnectTimeoutError):
             sent, what = False, "connection timed out before the request was sent"
-        elif isinstance(exc, requests.exceptions.ConnectionError) and isinstance(reason, NewConnectionError):
-            sent, what = False, "connection refused or host unreachable"
         elif isinstance(exc, requests.exceptions.ReadTimeout):
             sent, what = True, f"no answer within {self.timeout[1]:g} s (the request may have been processed)"
         elif isinstance(exc, (requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError)):
@@ -505,9 +505,13 @@ class EmailBRHook(BaseHook):
     # ------------------------------------------------------------------ test connection
 
     def test_connection(self) -> tuple[bool, str]:
-        """Make one cheap, side-effect-free authenticated call; say what was checked."""
+        """Make one cheap, side-effect-free authenticated call; say what was checked.
+
+        Runs with at most one quick retry, so the UI's "Test" button answers within seconds.
+        """
+        quick = RetryPolicy(max_retries=1, backoff_base=0.5, max_retry_after=2.0)
         try:
-            checked = self._probe()
+            checked = self.with_options(retry_policy=quick)._probe()
         except EmailBRError as err:
             return False, redact(str(err))
         except Exception as err:

@@ -136,14 +136,12 @@ class CriaEnvioHook(EmailBRHook):
             error_class=error_class,
         )
 
-    def _get(self, name: str, id: str | None = None, **params: Any) -> dict[str, Any]:
-        return (
-            self.call(ENDPOINTS[name], path_params={"id": id} if id is not None else None, params=params)
-            or {}
-        )
+    def _get(self, name: str, object_id: str | None = None, /, **params: Any) -> dict[str, Any]:
+        path_params = {"id": object_id} if object_id is not None else None
+        return self.call(ENDPOINTS[name], path_params=path_params, params=params) or {}
 
-    def _send(self, name: str, body: Mapping[str, Any], id: str | None = None) -> dict[str, Any]:
-        path_params = {"id": id} if id is not None else None
+    def _send(self, name: str, body: Mapping[str, Any], object_id: str | None = None) -> dict[str, Any]:
+        path_params = {"id": object_id} if object_id is not None else None
         return self.call(ENDPOINTS[name], path_params=path_params, json_body=dict(body)) or {}
 
     def _search(self, name: str, filters: Mapping[str, Any], page: int, number: int | None) -> dict[str, Any]:
