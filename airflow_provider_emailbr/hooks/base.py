@@ -402,7 +402,7 @@ class EmailBRHook(BaseHook):
         reason = getattr(exc.args[0], "reason", None) if exc.args else None
         if isinstance(exc, requests.exceptions.SSLError):
             sent, what = False, "TLS handshake failed"
-        elif isinstance(reason, NewConnectionError) and not isinstance(exc, requests.exceptions.ConnectTimeout):
+        elif isinstance(reason, NewConnectionError) and not isinstance(exc, requests.ConnectTimeout):
             sent, what = False, "connection refused or host unreachable"
         elif isinstance(exc, requests.exceptions.ConnectTimeout) or isinstance(reason, ConnectTimeoutError):
             sent, what = False, "connection timed out before the request was sent"
