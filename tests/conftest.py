@@ -21,7 +21,6 @@ import pytest
 _HOME = tempfile.mkdtemp(prefix="emailbr-airflow-home-")
 os.environ.setdefault("AIRFLOW_HOME", _HOME)
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
-os.environ.setdefault("AIRFLOW__CORE__UNIT_TEST_MODE", "True")
 
 
 @dataclass

@@ -121,7 +121,7 @@ class ConnectionSettings:
 
     conn_id: str
     base_url: str
-    login: str | None
+    login: str | None = field(repr=False)
     password: str | None = field(repr=False)
     extras: Mapping[str, Any] = field(repr=False)
     connect_timeout: float
@@ -450,16 +450,17 @@ class EmailBRHook(BaseHook):
         try:
             return json.loads(body)
         except (ValueError, RecursionError):
-            if status >= 400:
-                raise self.api_error(
-                    call, status, headers=headers, body=body, detail=f"answer is not JSON: {excerpt(body)}"
-                ) from None
-            raise EmailBRResponseError(
-                platform=self.platform,
-                endpoint=call.path,
-                status=status,
-                detail=f"answer is not JSON: {redact(excerpt(body))!r}",
-            ) from None
+            pass  # handled below, outside the except block, so the body is not chained into the error
+        if status >= 400:
+            raise self.api_error(
+                call, status, headers=headers, body=body, detail=f"answer is not JSON: {excerpt(body)}"
+            )
+        raise EmailBRResponseError(
+            platform=self.platform,
+            endpoint=call.path,
+            status=status,
+            detail=f"answer is not JSON: {redact(excerpt(body))!r}",
+        )
 
     def _check_payload(
         self, call: PreparedCall, status: int, headers: Mapping[str, str], payload: Any, body: bytes

@@ -152,7 +152,7 @@ class EnvieEmailHook(EmailBRHook):
     def _check_payload(
         self, call: PreparedCall, status: int, headers: Mapping[str, str], payload: Any, body: bytes
     ) -> None:
-        if status < 400 or not isinstance(payload, Mapping):
+        if not isinstance(payload, Mapping) or (status < 400 and payload.get("status") != "error"):
             return
         message = payload.get("error") or payload.get("message")
         if isinstance(message, Mapping):
