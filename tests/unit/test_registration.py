@@ -9,10 +9,10 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
+import airflow
 import jsonschema
 import pytest
 
-import airflow
 from airflow_provider_emailbr.get_provider_info import get_provider_info
 
 CONN_TYPES = {

@@ -7,7 +7,6 @@ test then searches everything a user could see.
 
 from __future__ import annotations
 
-import logging
 import traceback
 
 import pytest
@@ -103,7 +102,7 @@ def test_no_secret_leaks_on_any_failure_path(server, set_connection, free_port, 
                 except EmailBRError as err:
                     seen.append(_everything_visible(err, hook))
                     failures += 1
-            ok, message = hook.test_connection()
+            _ok, message = hook.test_connection()
             seen.append(message)
         # connection refused: requests puts the full URL (with CriaEnvio's key) in its message
         for hook, invoke in _hooks(f"http://127.0.0.1:{free_port}/", set_connection):
