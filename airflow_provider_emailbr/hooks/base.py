@@ -179,9 +179,30 @@ class EmailBRHook(BaseHook):
         """The validated connection settings, read once on first use."""
         return self.settings_from_connection(self.get_connection(self.conn_id))
 
+    async def aget_settings(self) -> ConnectionSettings:
+        """The settings, read without blocking the event loop (for triggers and async notifiers)."""
+        if "settings" not in self.__dict__:
+            from airflow.providers.common.compat.connection import (
+                get_async_connection,
+                get_async_extra_dejson,
+            )
+
+            conn = await get_async_connection(self.conn_id, hook=self)
+            extras = await get_async_extra_dejson(conn)
+            self.__dict__["settings"] = self.settings_from_connection(conn, extras=extras)
+        return self.__dict__["settings"]
+
     @classmethod
-    def settings_from_connection(cls, conn: Connection) -> ConnectionSettings:
-        """Validate ``conn`` for this platform and register its secrets for redaction."""
+    def settings_from_connection(
+        cls, conn: Connection, *, extras: Mapping[str, Any] | None = None
+    ) -> ConnectionSettings:
+        """Validate ``conn`` for this platform and register its secrets for redaction.
+
+        ``extras`` is the connection's parsed extra when the caller already has it (async code must not
+        read ``conn.extra_dejson``, which may block).
+        """
+        if extras is None:
+            extras = conn.extra_dejson or {}
         conn_id = conn.conn_id or cls.default_conn_name
         for attr, label in cls.required_fields.items():
             if not getattr(conn, attr, None):
@@ -189,11 +210,10 @@ class EmailBRHook(BaseHook):
                     f"Connection {conn_id!r} ({cls.conn_type}) has no {label}: set the connection's "
                     f"'{attr}' field."
                 )
-        for secret in (conn.password, *cls._extra_secrets(conn)):
+        for secret in (conn.password, *cls._extra_secrets(extras)):
             register_secret(secret)
         if cls.secret_login():
             register_secret(conn.login)
-        extras = conn.extra_dejson or {}
         return ConnectionSettings(
             conn_id=conn_id,
             base_url=cls._resolve_base_url(conn, conn_id),
@@ -212,11 +232,11 @@ class EmailBRHook(BaseHook):
         return False
 
     @classmethod
-    def _extra_secrets(cls, conn: Connection) -> list[str]:
+    def _extra_secrets(cls, extras: Mapping[str, Any]) -> list[str]:
         """Extras that hold secrets, by Airflow's sensitive-name rule."""
         return [
             str(v)
-            for k, v in (conn.extra_dejson or {}).items()
+            for k, v in extras.items()
             if isinstance(v, str) and any(word in k.lower() for word in SENSITIVE_EXTRA_WORDS)
         ]
 
@@ -394,6 +414,98 @@ class EmailBRHook(BaseHook):
             raise failure  # raised outside the except block: the original (with the URL) is not chained
         return self.handle_response(call, response.status_code, response.headers, body)
 
+    async def acall(
+        self,
+        endpoint: Endpoint,
+        *,
+        path_params: Mapping[str, Any] | None = None,
+        params: Mapping[str, Any] | None = None,
+        json_body: Any = None,
+        form: Mapping[str, Any] | None = None,
+    ) -> Any:
+        """The asynchronous twin of :meth:`call` (``httpx``), for triggers and async notifiers.
+
+        Same request building, retry policy, error mapping and redaction; nothing blocks the event loop.
+        """
+        await self.aget_settings()
+        prepared = self.prepare(
+            endpoint, path_params=path_params, params=params, json_body=json_body, form=form
+        )
+        describe = f"{self.platform} {endpoint.method} {prepared.path}"
+
+        async def attempt() -> Any:
+            return await self._asend_once(prepared)
+
+        return await self.retry_policy.acall(
+            attempt,
+            idempotent=endpoint.safe_to_repeat,
+            describe=describe,
+            logger=self.log,
+        )
+
+    async def _asend_once(self, call: PreparedCall) -> Any:
+        """One asynchronous attempt: send ``call`` with the shared ``httpx.AsyncClient``, then parse."""
+        import httpx
+
+        headers = dict(call.headers)
+        content_type = call.content_type()
+        if content_type:
+            headers.setdefault("Content-Type", content_type)
+        connect, read = self.timeout
+        failure: EmailBRTransportError | None = None
+        try:
+            response = await shared_async_client().request(
+                call.endpoint.method,
+                call.url,
+                params=call.params or None,
+                content=call.body(),
+                headers=headers,
+                timeout=httpx.Timeout(read, connect=connect),
+                follow_redirects=False,
+            )
+            body = response.content
+        except httpx.HTTPError as exc:
+            failure = self._async_transport_error(call, exc)
+        if failure is not None:
+            raise failure
+        return self.handle_response(call, response.status_code, response.headers, body)
+
+    def _async_transport_error(self, call: PreparedCall, exc: BaseException) -> EmailBRTransportError:
+        """Classify an ``httpx`` failure like :meth:`_transport_error` does for ``requests``."""
+        import ssl
+
+        import httpx
+
+        cause = exc.__cause__ or exc.__context__
+        if isinstance(cause, ssl.SSLError):
+            sent, what, permanent = False, "TLS handshake failed", True
+        elif isinstance(exc, (httpx.ConnectError, httpx.PoolTimeout)):
+            sent, what, permanent = False, "connection refused or host unreachable", False
+        elif isinstance(exc, httpx.ConnectTimeout):
+            sent, what, permanent = False, "connection timed out before the request was sent", False
+        elif isinstance(exc, httpx.TimeoutException):
+            sent, what, permanent = (
+                True,
+                f"no answer within {self.timeout[1]:g} s (the request may have been processed)",
+                False,
+            )
+        elif isinstance(exc, httpx.TransportError):
+            sent, what, permanent = (
+                True,
+                "connection dropped before the answer arrived (the request may have been processed)",
+                False,
+            )
+        else:
+            sent, what, permanent = False, "request could not be built", True
+        return EmailBRTransportError(
+            f"{self.platform} {call.endpoint.method} {call.path}: {what} "
+            f"[{type(exc).__name__}: {redact(exc)}]",
+            platform=self.platform,
+            endpoint=call.path,
+            request_sent=sent,
+            permanent=permanent,
+        )
+
     def _transport_error(self, call: PreparedCall, exc: BaseException) -> EmailBRTransportError:
         """Classify a ``requests`` failure: did the request possibly reach the server?"""
         import requests
@@ -554,3 +666,31 @@ def _number(
     if number < 0:
         raise EmailBRConfigError(f"Connection {conn_id!r}: extra {key!r} must not be negative, got {value!r}")
     return number
+
+
+_async_clients: dict[int, Any] = {}
+
+
+def shared_async_client() -> Any:
+    """One pooled ``httpx.AsyncClient`` per running event loop, shared by every hook on that loop.
+
+    A triggerer runs many triggers in one loop; sharing one client keeps one connection pool and one TLS
+    context instead of one per waiting trigger.
+    """
+    import asyncio
+    import weakref
+
+    import httpx
+
+    loop = asyncio.get_running_loop()
+    key = id(loop)
+    client = _async_clients.get(key)
+    if client is None or client.is_closed:
+        client = httpx.AsyncClient(
+            headers={"User-Agent": USER_AGENT},
+            limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+            trust_env=True,
+        )
+        _async_clients[key] = client
+        weakref.finalize(loop, _async_clients.pop, key, None)
+    return client

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from airflow_provider_emailbr.exceptions import (
     EmailBRRateLimitError,
@@ -90,15 +90,8 @@ class RetryPolicy:
         )
         return float(backoff(_AttemptState(attempt)))
 
-    def call(
-        self,
-        func: Callable[[], T],
-        *,
-        idempotent: bool,
-        describe: str,
-        logger: logging.Logger,
-    ) -> T:
-        """Run ``func`` under this policy; log every retry with its reason; re-raise the last error."""
+    def _retrying_kwargs(self, *, idempotent: bool, describe: str, logger: logging.Logger) -> dict[str, Any]:
+        """The tenacity configuration shared by :meth:`call` and :meth:`acall`."""
         import tenacity
 
         def _should_retry(exc: BaseException) -> bool:
@@ -115,15 +108,48 @@ class RetryPolicy:
                 state.upcoming_sleep,
             )
 
-        retrying = tenacity.Retrying(
-            stop=tenacity.stop_after_attempt(self.max_retries + 1),
-            retry=tenacity.retry_if_exception(_should_retry),
-            wait=lambda state: self.wait_seconds(
+        return {
+            "stop": tenacity.stop_after_attempt(self.max_retries + 1),
+            "retry": tenacity.retry_if_exception(_should_retry),
+            "wait": lambda state: self.wait_seconds(
                 state.outcome.exception() if state.outcome else None, state.attempt_number
             ),
-            before_sleep=_before_sleep,
-            sleep=self.sleep,
-            reraise=True,
+            "before_sleep": _before_sleep,
+            "reraise": True,
+        }
+
+    async def acall(
+        self,
+        func: Callable[[], Awaitable[T]],
+        *,
+        idempotent: bool,
+        describe: str,
+        logger: logging.Logger,
+    ) -> T:
+        """The asynchronous twin of :meth:`call`: waits with ``asyncio.sleep``, never blocking the loop."""
+        import asyncio
+
+        import tenacity
+
+        retrying = tenacity.AsyncRetrying(
+            sleep=asyncio.sleep,
+            **self._retrying_kwargs(idempotent=idempotent, describe=describe, logger=logger),
+        )
+        return await retrying(func)
+
+    def call(
+        self,
+        func: Callable[[], T],
+        *,
+        idempotent: bool,
+        describe: str,
+        logger: logging.Logger,
+    ) -> T:
+        """Run ``func`` under this policy; log every retry with its reason; re-raise the last error."""
+        import tenacity
+
+        retrying = tenacity.Retrying(
+            sleep=self.sleep, **self._retrying_kwargs(idempotent=idempotent, describe=describe, logger=logger)
         )
         return retrying(func)
 

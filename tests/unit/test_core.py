@@ -557,3 +557,50 @@ def test_envie_webhook_parser_all_six_events():
         parse_webhook_event({"event": "Nope"})
     with pytest.raises(EmailBRInputError, match="not JSON"):
         parse_webhook_event(b"\xff")
+
+
+# ------------------------------------------------------------------------------------------ async path
+
+
+def test_async_call_same_wire_format_errors_and_retries(criaenvio, server):
+    import asyncio
+
+    from airflow_provider_emailbr.hooks.criaenvio import ENDPOINTS
+
+    server.reply(
+        Reply(status=503, body={}),
+        Reply(body={"data": {"id": "Lz", "status": "Enviando"}}),
+        Reply(drop=True),
+        Reply(status=404, body={"error": {"code": "01-NAO-ENCONTRADO", "message": "Envio não encontrado."}}),
+    )
+
+    async def scenario():
+        hook = CriaEnvioHook(criaenvio.conn_id, retry_policy=RetryPolicy(max_retries=2, backoff_base=0.01))
+        answer = await hook.acall(ENDPOINTS["campaign_view"], path_params={"id": "Lz"}, params={"embeds": "listas"})
+        with pytest.raises(EmailBRTransportError) as lost:
+            await hook.acall(ENDPOINTS["campaign_pause"], path_params={"id": "Lz"})
+        with pytest.raises(EmailBRNotFoundError, match="Envio não encontrado"):
+            await hook.acall(ENDPOINTS["campaign_view"], path_params={"id": "zz"})
+        return answer, lost.value
+
+    answer, lost = asyncio.run(scenario())
+    assert answer["data"]["status"] == "Enviando"
+    assert lost.request_sent is True  # the state-changing GET was not repeated
+    methods_paths = [(r.method, r.path) for r in server.requests]
+    assert methods_paths == [
+        ("GET", "/v1/envios/Lz"), ("GET", "/v1/envios/Lz"), ("GET", "/v1/envios/Lz/pausar"), ("GET", "/v1/envios/zz")
+    ]
+    assert server.requests[1].query == [("embeds", "listas"), ("chave", "ck")]
+
+
+def test_async_connection_refused_is_not_sent(set_connection, free_port):
+    import asyncio
+
+    from airflow_provider_emailbr.hooks.criaenvio import ENDPOINTS
+
+    set_connection("c", conn_type="criaenvio", host=f"http://127.0.0.1:{free_port}/", password="SECRET-KEY-XYZ")
+    hook = CriaEnvioHook("c", retry_policy=RetryPolicy(max_retries=1, backoff_base=0.01))
+    with pytest.raises(EmailBRTransportError) as err:
+        asyncio.run(hook.acall(ENDPOINTS["campaign_view"], path_params={"id": "x"}))
+    assert err.value.request_sent is False
+    assert "SECRET-KEY-XYZ" not in str(err.value)

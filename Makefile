@@ -1,0 +1,31 @@
+# Two entry points, as in the README: `make demo` runs the main job, `make test` runs the tests.
+# Both create a virtualenv in .venv on first use and install the package with what it needs.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/python -m airflow_provider_emailbr.demo
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check airflow_provider_emailbr/hooks airflow_provider_emailbr/utils
+
+bench: $(STAMP)
+	$(BIN)/python bench/import_cost.py
+	$(BIN)/python bench/sandbox_throughput.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info
