@@ -21,6 +21,7 @@ import pytest
 _HOME = tempfile.mkdtemp(prefix="emailbr-airflow-home-")
 os.environ.setdefault("AIRFLOW_HOME", _HOME)
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER", os.path.join(_HOME, "dags"))
 
 
 @dataclass
