@@ -43,6 +43,7 @@ from airflow_provider_emailbr.utils.redaction import (
     register_secret,
 )
 from airflow_provider_emailbr.utils.retry import RetryPolicy, parse_retry_after
+from airflow_provider_emailbr.utils.throttle import Throttle
 
 if TYPE_CHECKING:
     import requests
@@ -168,6 +169,7 @@ class EmailBRHook(BaseHook):
         setattr(self, self.conn_name_attr, self.conn_id)
         self._timeout_override = timeout
         self._retry_policy_override = retry_policy
+        self._throttle: Throttle | None = None
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.conn_name_attr}={self.conn_id!r})"
@@ -296,16 +298,21 @@ class EmailBRHook(BaseHook):
         *,
         timeout: float | tuple[float, float] | None = None,
         retry_policy: RetryPolicy | None = None,
+        throttle: Throttle | None = None,
     ) -> HookT:
-        """A copy of this hook sharing its session and settings, with other timeout or retry policy.
+        """A copy of this hook sharing its session and settings, with other timeout, retries or throttle.
 
-        ``hook.with_options(timeout=5).get_campaign("x")`` sets a timeout for one call.
+        ``hook.with_options(timeout=5).get_campaign("x")`` sets a timeout for one call;
+        ``with_options(throttle=Throttle(10))`` makes concurrent workers share a rate limit and back off
+        together when one of them gets HTTP 429.
         """
         clone = copy.copy(self)
         if timeout is not None:
             clone._timeout_override = timeout
         if retry_policy is not None:
             clone._retry_policy_override = retry_policy
+        if throttle is not None:
+            clone._throttle = throttle
         return clone
 
     # ------------------------------------------------------------------ session
@@ -396,6 +403,8 @@ class EmailBRHook(BaseHook):
         if content_type:
             headers.setdefault("Content-Type", content_type)
         self.log.debug("%s %s", call.endpoint.method, redact_url(call.url))
+        if self._throttle is not None:
+            self._throttle.wait()
         failure: EmailBRTransportError | None = None
         try:
             response = self.session.request(
@@ -412,7 +421,14 @@ class EmailBRHook(BaseHook):
             failure = self._transport_error(call, exc)
         if failure is not None:
             raise failure  # raised outside the except block: the original (with the URL) is not chained
-        return self.handle_response(call, response.status_code, response.headers, body)
+        try:
+            return self.handle_response(call, response.status_code, response.headers, body)
+        except EmailBRRateLimitError as err:
+            if self._throttle is not None:  # every worker sharing the throttle backs off, not just this one
+                self._throttle.pause(
+                    err.retry_after if err.retry_after is not None else self.retry_policy.backoff_base
+                )
+            raise
 
     async def acall(
         self,

@@ -1,0 +1,1 @@
+"""Operators of the provider, one module per job: contacts, campaigns, reports, send."""
