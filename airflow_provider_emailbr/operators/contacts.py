@@ -41,6 +41,7 @@ from airflow_provider_emailbr.exceptions import (
 from airflow_provider_emailbr.hooks.criaenvio import CriaEnvioHook
 from airflow_provider_emailbr.hooks.iagente import IAgenteEmailHook
 from airflow_provider_emailbr.utils.dates import parse_birth_date
+from airflow_provider_emailbr.utils.emails import InvalidEmail, normalise_email
 from airflow_provider_emailbr.utils.privacy import mask_email
 from airflow_provider_emailbr.utils.storage import RowWriter, detect_format, open_text
 from airflow_provider_emailbr.utils.throttle import Throttle
@@ -291,6 +292,9 @@ class BaseImportContactsOperator(BaseOperator):
         """Send validated, de-duplicated contacts; account every one as sent or rejected."""
         raise TypeError(f"{type(self).__name__} must define send_batch()")
 
+    def finish_sending(self, stats: ImportStats, reject: Callable[..., None]) -> None:
+        """Wait for sends still in flight and account for them (operators that pipeline override this)."""
+
     def custom_field_columns(self) -> Mapping[str, str]:
         """Platform custom fields to read, ``{field name: source column}`` (CriaEnvio only)."""
         return {}
@@ -364,6 +368,8 @@ class BaseImportContactsOperator(BaseOperator):
                 if not self.dry_run:
                     self.send_batch(list(valid.values()), stats, reject)
                 progress.maybe_log(stats, self._total_hint())
+            if not self.dry_run:
+                self.finish_sending(stats, reject)
         finally:
             seen.close()
             if writer is not None:
@@ -485,19 +491,12 @@ class BaseImportContactsOperator(BaseOperator):
 
     # ------------------------------------------------------------------ validation
 
-    @cached_property
-    def _validate_email(self) -> Callable[[str], str]:
-        from email_validator import EmailNotValidError, validate_email
-
-        def check(value: str) -> str:
-            try:
-                return validate_email(value, check_deliverability=False).normalized
-            except EmailNotValidError as err:
-                raise RowRejected(
-                    "invalid_email", f"email: {mask_email(value)} is not valid ({err})"
-                ) from None
-
-        return check
+    @staticmethod
+    def _validate_email(value: str) -> str:
+        try:
+            return normalise_email(value)
+        except InvalidEmail as err:
+            raise RowRejected("invalid_email", f"email: {mask_email(value)} is not valid ({err})") from None
 
     @cached_property
     def _column_maps(self) -> dict[tuple[Any, ...], dict[str, str]]:
@@ -735,40 +734,65 @@ class IAgenteImportContactsOperator(BaseImportContactsOperator):
             self._group = group.get("group_id")
         return {"group_id": self._group, "group_name": self.group_name}
 
+    #: Chunks sent ahead while the next rows are validated (the server parses one while we build the next).
+    max_chunks_in_flight: ClassVar[int] = 2
+
+    @cached_property
+    def _sender(self) -> ThreadPoolExecutor:
+        return ThreadPoolExecutor(max_workers=self.max_chunks_in_flight, thread_name_prefix="iagente-import")
+
+    @cached_property
+    def _in_flight(self) -> list[Any]:
+        return []
+
     def send_batch(self, contacts: list[Contact], stats: ImportStats, reject: Callable[..., None]) -> None:
         for start in range(0, len(contacts), self.chunk_size):
-            self._send_chunk(contacts[start : start + self.chunk_size], stats, reject)
+            chunk = contacts[start : start + self.chunk_size]
+            self._in_flight.append(self._sender.submit(self._send_chunk, chunk))
+            while len(self._in_flight) > self.max_chunks_in_flight:
+                self._account(self._in_flight.pop(0).result(), stats, reject)
 
-    def _send_chunk(self, chunk: list[Contact], stats: ImportStats, reject: Callable[..., None]) -> None:
+    def finish_sending(self, stats: ImportStats, reject: Callable[..., None]) -> None:
+        try:
+            while self._in_flight:
+                self._account(self._in_flight.pop(0).result(), stats, reject)
+        finally:
+            self._sender.shutdown(wait=True, cancel_futures=True)
+
+    @staticmethod
+    def _account(
+        outcomes: list[tuple[Contact, str | None, str | None]],
+        stats: ImportStats,
+        reject: Callable[..., None],
+    ) -> None:
+        """Apply one chunk's per-contact outcomes (``None`` message = imported) in the calling thread."""
+        for contact, message, vendor_message in outcomes:
+            if message is None:
+                stats.sent += 1
+            else:
+                reject(
+                    contact.row, contact.email, "refused_by_platform", message, vendor_message, contact.fields
+                )
+
+    def _send_chunk(self, chunk: list[Contact]) -> list[tuple[Contact, str | None, str | None]]:
+        """Send one chunk; a chunk refused as a whole is split in halves until the bad rows are isolated."""
         rows = [{"email": c.email, **_iagente_fields(c.fields)} for c in chunk]
         try:
             answer = self.hook.mass_add_contacts(group_id=self._group, contacts=rows)
         except (EmailBRValidationError, EmailBRInputError) as err:
             if len(chunk) == 1:
-                contact = chunk[0]
-                vendor = getattr(err, "vendor_message", None)
-                reject(contact.row, contact.email, "refused_by_platform", str(err), vendor, contact.fields)
-                return
-            half = len(chunk) // 2
+                return [(chunk[0], str(err), getattr(err, "vendor_message", None))]
             self.log.warning(
                 "a chunk of %d contacts was refused as a whole; splitting it to isolate the bad rows",
                 len(chunk),
             )
-            self._send_chunk(chunk[:half], stats, reject)
-            self._send_chunk(chunk[half:], stats, reject)
-            return
+            half = len(chunk) // 2
+            return self._send_chunk(chunk[:half]) + self._send_chunk(chunk[half:])
         refused = _details_by_index(answer.get("details"), chunk)
-        for index, message in refused.items():
-            contact = chunk[index]
-            reject(
-                contact.row,
-                contact.email,
-                "refused_by_platform",
-                f"IAGENTEmail refused {self._show(contact.email)}",
-                message,
-                contact.fields,
-            )
-        stats.sent += len(chunk) - len(refused)
+        return [
+            (c, f"IAGENTEmail refused {self._show(c.email)}", refused[i]) if i in refused else (c, None, None)
+            for i, c in enumerate(chunk)
+        ]
 
 
 def _iagente_fields(fields: Mapping[str, Any]) -> dict[str, Any]:

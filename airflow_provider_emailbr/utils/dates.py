@@ -7,6 +7,7 @@ converted to that zone; naive ones are taken as already being in it.
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from typing import Any
 
@@ -16,6 +17,9 @@ from pendulum import DateTime
 from airflow_provider_emailbr.exceptions import EmailBRInputError
 
 DEFAULT_TIMEZONE = "America/Sao_Paulo"
+
+_ISO_DATE = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})")
+_BR_DATE = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4})")
 
 
 def to_local(value: datetime | date | str, tz: str, *, field: str = "value") -> DateTime:
@@ -56,9 +60,13 @@ def parse_birth_date(value: date | datetime | str, *, field: str) -> date:
         return value
     if isinstance(value, str):
         text = value.strip()
-        for fmt in ("%Y-%m-%d", "%d/%m/%Y"):
-            try:
-                return datetime.strptime(text, fmt).date()
-            except ValueError:
-                continue
+        match = _ISO_DATE.fullmatch(text)
+        day_first = _BR_DATE.fullmatch(text) if match is None else None
+        try:
+            if match is not None:
+                return date(int(match[1]), int(match[2]), int(match[3]))
+            if day_first is not None:
+                return date(int(day_first[3]), int(day_first[2]), int(day_first[1]))
+        except ValueError:
+            pass  # 31/02/1990 and the like: reported below
     raise EmailBRInputError(f"{field}: {value!r} is not a date; use a date, YYYY-MM-DD or DD/MM/YYYY")

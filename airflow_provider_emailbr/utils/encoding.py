@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from datetime import date, datetime
+from functools import lru_cache
 from typing import Any
 from urllib.parse import quote_plus
 
@@ -40,8 +41,13 @@ def php_form_pairs(data: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[
             yield name, _scalar(value)
 
 
+@lru_cache(maxsize=8192)
+def _quoted_key(key: str) -> str:
+    """Keys repeat across requests (``contacts[0][email]`` …): quote each once."""
+    return quote_plus(key, safe="[]")
+
+
 def php_form_encode(data: Mapping[str, Any]) -> bytes:
     """Encode ``data`` as an ``application/x-www-form-urlencoded`` body with PHP bracket keys (UTF-8)."""
-    return "&".join(f"{quote_plus(k, safe='[]')}={quote_plus(v)}" for k, v in php_form_pairs(data)).encode(
-        "ascii"
-    )
+    pairs = php_form_pairs(data)
+    return "&".join(f"{_quoted_key(k)}={quote_plus(v)}" for k, v in pairs).encode("ascii")

@@ -604,3 +604,38 @@ def test_async_connection_refused_is_not_sent(set_connection, free_port):
         asyncio.run(hook.acall(ENDPOINTS["campaign_view"], path_params={"id": "x"}))
     assert err.value.request_sent is False
     assert "SECRET-KEY-XYZ" not in str(err.value)
+
+
+# ------------------------------------------------------------------------------------------ throttle
+
+
+def test_throttle_spaces_requests_and_pauses_every_worker():
+    from airflow_provider_emailbr.utils.throttle import Throttle
+
+    now = [100.0]
+    slept: list[float] = []
+
+    def sleep(seconds):
+        slept.append(round(seconds, 6))
+        now[0] += seconds
+
+    throttle = Throttle(max_per_second=4, clock=lambda: now[0], sleep=sleep)
+    for _ in range(3):
+        throttle.wait()
+    assert slept == [0.25, 0.25]  # 4 per second: one slot every 0.25 s
+    throttle.pause(2.0)  # one worker got HTTP 429 with Retry-After: 2
+    throttle.pause(0.5)  # a shorter pause from another worker does not shorten it
+    assert throttle.pauses == 1
+    throttle.wait()  # any worker now waits for the common pause
+    assert slept[-1] == 2.0
+
+
+def test_rate_limit_error_pauses_the_shared_throttle(criaenvio, server):
+    from airflow_provider_emailbr.utils.throttle import Throttle
+
+    throttle = Throttle()
+    hook = criaenvio.with_options(throttle=throttle)
+    server.reply(Reply(status=429, body={}, headers={"Retry-After": "0.05"}), Reply(body={"data": []}))
+    hook.search_senders()
+    assert throttle.pauses == 1
+    assert len(server.requests) == 2
