@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/python -m airflow_provider_emailbr.demo
+	$(BIN)/python demo/run_demo.py
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
