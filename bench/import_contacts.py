@@ -42,13 +42,18 @@ def run_operator_in_subprocess(env: dict[str, str], operator: str, kwargs: dict)
 import json, resource, sys, logging
 logging.disable(logging.INFO)
 from airflow_provider_emailbr.operators.contacts import {operator} as Op
-summary = Op(task_id="bench", **json.loads(sys.argv[1])).execute({{}})
+summary = Op(task_id="bench", **json.loads(open(sys.argv[1], encoding="utf-8").read())).execute({{}})
 summary["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 print("RESULT " + json.dumps(summary))
 """
-    out = subprocess.run(
-        [sys.executable, "-c", code, json.dumps(kwargs)], env=env, capture_output=True, text=True, check=False
-    )
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False, encoding="utf-8") as handle:
+        json.dump(kwargs, handle)  # arguments go through a file: a long contact list exceeds argv limits
+    try:
+        out = subprocess.run(
+            [sys.executable, "-c", code, handle.name], env=env, capture_output=True, text=True, check=False
+        )
+    finally:
+        os.unlink(handle.name)
     for line in out.stdout.splitlines():
         if line.startswith("RESULT "):
             return json.loads(line[7:])

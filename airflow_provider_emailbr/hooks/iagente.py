@@ -124,22 +124,30 @@ class IAgenteEmailHook(EmailBRHook):
         )
 
     def mass_add_contacts(
-        self, *, group_id: int | str, contacts: Iterable[Mapping[str, Any]]
+        self,
+        *,
+        group_id: int | str,
+        contacts: Iterable[Mapping[str, Any]],
+        validate_fields: bool = True,
     ) -> dict[str, Any]:
         """Import many contacts into a group in one call (``contact/mass/add``).
 
         Returns the answer with ``imports``, ``invalids`` and ``details`` (the refused rows). Each contact
         is a mapping with ``email`` and optional :data:`CONTACT_FIELDS`. Re-importing the same e-mails is
-        safe (the platform updates them), so this call is retried like a read.
+        safe (the platform updates them), so this call is retried like a read. ``validate_fields=False``
+        skips the field checks when the caller has already normalised every row (the import operator).
         """
         rows = []
         for index, contact in enumerate(contacts):
             email = contact.get("email")
             if not email:
                 raise EmailBRInputError(f"contacts[{index}]: 'email' is required")
-            rows.append(
-                {"email": email, **contact_fields({k: v for k, v in contact.items() if k != "email"})}
-            )
+            if validate_fields:
+                rows.append(
+                    {"email": email, **contact_fields({k: v for k, v in contact.items() if k != "email"})}
+                )
+            else:
+                rows.append(contact)
         if not rows:
             raise EmailBRInputError("contacts: at least one contact is required")
         return self._post("contact_mass_add", {"group_id": group_id, "contacts": rows})

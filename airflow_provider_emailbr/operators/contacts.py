@@ -778,7 +778,7 @@ class IAgenteImportContactsOperator(BaseImportContactsOperator):
         """Send one chunk; a chunk refused as a whole is split in halves until the bad rows are isolated."""
         rows = [{"email": c.email, **_iagente_fields(c.fields)} for c in chunk]
         try:
-            answer = self.hook.mass_add_contacts(group_id=self._group, contacts=rows)
+            answer = self.hook.mass_add_contacts(group_id=self._group, contacts=rows, validate_fields=False)
         except (EmailBRValidationError, EmailBRInputError) as err:
             if len(chunk) == 1:
                 return [(chunk[0], str(err), getattr(err, "vendor_message", None))]

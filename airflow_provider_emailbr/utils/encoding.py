@@ -47,7 +47,20 @@ def _quoted_key(key: str) -> str:
     return quote_plus(key, safe="[]")
 
 
+#: ASCII characters percent-encoded the way ``quote_plus`` does (space becomes ``+``), for ``str.translate``.
+_ASCII_QUOTING = {
+    code: ("+" if code == 32 else f"%{code:02X}")
+    for code in range(128)
+    if not (chr(code).isalnum() or chr(code) in "_.-~")
+}
+
+
+def _quote_value(value: str) -> str:
+    """``quote_plus(value)``, with a faster path for ASCII text (the bulk of a contact import)."""
+    return value.translate(_ASCII_QUOTING) if value.isascii() else quote_plus(value)
+
+
 def php_form_encode(data: Mapping[str, Any]) -> bytes:
     """Encode ``data`` as an ``application/x-www-form-urlencoded`` body with PHP bracket keys (UTF-8)."""
     pairs = php_form_pairs(data)
-    return "&".join(f"{_quoted_key(k)}={quote_plus(v)}" for k, v in pairs).encode("ascii")
+    return "&".join(f"{_quoted_key(k)}={_quote_value(v)}" for k, v in pairs).encode("ascii")

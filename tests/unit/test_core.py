@@ -6,6 +6,8 @@ import json
 import re
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from airflow_provider_emailbr.exceptions import (
     EmailBRAuthError,
@@ -639,3 +641,13 @@ def test_rate_limit_error_pauses_the_shared_throttle(criaenvio, server):
     hook.search_senders()
     assert throttle.pauses == 1
     assert len(server.requests) == 2
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.text(max_size=200))
+def test_form_value_quoting_equals_quote_plus(value):
+    from urllib.parse import quote_plus
+
+    from airflow_provider_emailbr.utils.encoding import _quote_value
+
+    assert _quote_value(value) == quote_plus(value)
