@@ -203,4 +203,8 @@ def get_provider_info() -> dict[str, Any]:
             for name, module in HOOK_MODULES.items()
         ],
         "connection-types": CONNECTION_TYPES,
+        "operators": [
+            {"integration-name": "IAGENTEmail", "python-modules": [f"{PACKAGE}.operators.contacts"]},
+            {"integration-name": "CriaEnvio", "python-modules": [f"{PACKAGE}.operators.contacts"]},
+        ],
     }
