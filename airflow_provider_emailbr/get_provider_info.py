@@ -206,5 +206,12 @@ def get_provider_info() -> dict[str, Any]:
         "operators": [
             {"integration-name": "IAGENTEmail", "python-modules": [f"{PACKAGE}.operators.contacts"]},
             {"integration-name": "CriaEnvio", "python-modules": [f"{PACKAGE}.operators.contacts"]},
+            {"integration-name": "MailGrid", "python-modules": [f"{PACKAGE}.operators.reports"]},
+        ],
+        "sensors": [
+            {"integration-name": "MailGrid", "python-modules": [f"{PACKAGE}.sensors.reports"]},
+        ],
+        "triggers": [
+            {"integration-name": "MailGrid", "python-modules": [f"{PACKAGE}.triggers.reports"]},
         ],
     }

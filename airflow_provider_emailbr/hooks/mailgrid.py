@@ -117,8 +117,8 @@ class MailGridHook(EmailBRHook):
     def _check_payload(
         self, call: PreparedCall, status: int, headers: Mapping[str, str], payload: Any, body: bytes
     ) -> None:
-        if not isinstance(payload, Mapping) or "codigo" not in payload:
-            return
+        if status >= 400 or not isinstance(payload, Mapping) or "codigo" not in payload:
+            return  # an HTTP error status is mapped by the base class (a 503 stays retryable)
         code = str(payload.get("codigo"))
         if code == "200":
             return
@@ -179,6 +179,22 @@ class MailGridHook(EmailBRHook):
         )
         answer = self.call(ENDPOINTS["send"], json_body=body)
         return send_results(answer)
+
+    def send_body(self, body: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """Send a body made by :meth:`build_send_body` (``POST send/``); never retried after a lost answer.
+
+        Lets a caller build (and base64-encode attachments) once, then send the same message to several
+        recipient chunks by swapping ``emailDestino``. Returns the per-recipient results like :meth:`send`.
+        """
+        return send_results(self.call(ENDPOINTS["send"], json_body=dict(body)))
+
+    async def asend_body(self, body: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """The asynchronous twin of :meth:`send_body` (notifiers in the triggerer); same no-repeat rule.
+
+        Build ``body`` after ``await hook.aget_settings()``, so that reading the connection's extras does not
+        block the event loop.
+        """
+        return send_results(await self.acall(ENDPOINTS["send"], json_body=dict(body)))
 
     def build_send_body(
         self,
@@ -272,13 +288,15 @@ class MailGridHook(EmailBRHook):
         vendor's order: ``{"msgid", "email_de", "email_para", "data", "hora", "status"}``. The
         consolidated report has no ``message_id`` filter.
         """
-        body = self.report_body(start=start, end=end, status=status, recipient=recipient, sender=sender)
-        if message_id:
-            if consolidated:
-                raise EmailBRInputError("message_id: the consolidated report cannot filter by message id")
-            body["idMensagem"] = message_id
-        answer = self.call(ENDPOINTS["consolidate" if consolidated else "report"], json_body=body)
-        return report_rows(answer)
+        return self.report_wall_clock(
+            wall_start=to_local(start, self.timezone, field="start"),
+            wall_end=to_local(end, self.timezone, field="end"),
+            status=status,
+            recipient=recipient,
+            sender=sender,
+            message_id=message_id,
+            consolidated=consolidated,
+        )
 
     def report_body(
         self,
@@ -289,22 +307,66 @@ class MailGridHook(EmailBRHook):
         recipient: str | None = None,
         sender: str | None = None,
     ) -> dict[str, Any]:
-        """The report query without credentials, with the window in the account's local time."""
-        local_start = to_local(start, self.timezone, field="start")
-        local_end = to_local(end, self.timezone, field="end")
-        if local_end < local_start:
-            raise EmailBRInputError(f"end: {local_end.isoformat()} is before start {local_start.isoformat()}")
+        """The report query without credentials, with the window converted to the account's local time."""
+        _, body = self.report_query(
+            wall_start=to_local(start, self.timezone, field="start"),
+            wall_end=to_local(end, self.timezone, field="end"),
+            status=status,
+            recipient=recipient,
+            sender=sender,
+        )
+        return body
+
+    def report_query(
+        self,
+        *,
+        wall_start: datetime,
+        wall_end: datetime,
+        status: str | None = None,
+        recipient: str | None = None,
+        sender: str | None = None,
+        message_id: str | None = None,
+        consolidated: bool = False,
+    ) -> tuple[Endpoint, dict[str, Any]]:
+        """The endpoint and body (without credentials) of a report over the account's wall-clock times.
+
+        Unlike :meth:`report_body`, nothing is converted: ``wall_start`` and ``wall_end`` are the local
+        times of the connection's zone (their ``tzinfo``, if any, is ignored) and are sent as they are, at
+        minute precision (seconds are dropped). Callers that convert instants themselves, e.g. around a
+        daylight-saving change, decide the exact ``dataini``/``horaini``/``datafim``/``horafim``.
+        """
+        if wall_end.replace(tzinfo=None) < wall_start.replace(tzinfo=None):
+            raise EmailBRInputError(
+                f"wall_end: {wall_end.isoformat()} is before wall_start {wall_start.isoformat()}"
+            )
         if status is not None and status not in REPORT_STATUS:
             raise EmailBRInputError(f"status: {status!r} is not allowed; use sucesso or erro")
-        body = {
-            "dataini": local_start.strftime("%Y-%m-%d"),
-            "horaini": local_start.strftime("%H:%M"),
-            "datafim": local_end.strftime("%Y-%m-%d"),
-            "horafim": local_end.strftime("%H:%M"),
+        if message_id and consolidated:
+            raise EmailBRInputError("message_id: the consolidated report cannot filter by message id")
+        body: dict[str, Any] = {
+            "dataini": wall_start.strftime("%Y-%m-%d"),
+            "horaini": wall_start.strftime("%H:%M"),
+            "datafim": wall_end.strftime("%Y-%m-%d"),
+            "horafim": wall_end.strftime("%H:%M"),
         }
-        optional = {"status": status, "emaildestino": recipient, "remetente": sender}
+        optional = {
+            "status": status,
+            "emaildestino": recipient,
+            "remetente": sender,
+            "idMensagem": message_id,
+        }
         body.update({k: v for k, v in optional.items() if v})
-        return body
+        return ENDPOINTS["consolidate" if consolidated else "report"], body
+
+    def report_wall_clock(self, **query: Any) -> list[dict[str, Any]]:
+        """Report rows for :meth:`report_query`'s arguments (``POST report/`` or ``consolidate/``)."""
+        endpoint, body = self.report_query(**query)
+        return report_rows(self.call(endpoint, json_body=body))
+
+    async def areport_wall_clock(self, **query: Any) -> list[dict[str, Any]]:
+        """The asynchronous twin of :meth:`report_wall_clock` (for triggers); a report is a safe read."""
+        endpoint, body = self.report_query(**query)
+        return report_rows(await self.acall(endpoint, json_body=body))
 
     # ------------------------------------------------------------------ test connection
 

@@ -1,0 +1,1 @@
+"""Sensors of the provider: wait for campaigns and reports on the e-mail platforms."""

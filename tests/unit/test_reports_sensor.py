@@ -1,0 +1,254 @@
+"""MailGridDeliverySensor and MailGridDeliveryTrigger against the sandbox: queries, results, timeouts."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta, timezone
+from types import SimpleNamespace
+
+import pendulum
+import pytest
+from airflow.sdk.exceptions import AirflowSensorTimeout, AirflowSkipException, TaskDeferred
+
+from airflow_provider_emailbr.exceptions import EmailBRError, EmailBRInputError
+from airflow_provider_emailbr.hooks.mailgrid import MailGridHook
+from airflow_provider_emailbr.sensors.reports import MailGridDeliverySensor, parse_message_ids
+from airflow_provider_emailbr.triggers.reports import MailGridDeliveryTrigger
+
+UTC = timezone.utc
+MISSING = "AAAAAA-BBBBBB-CC"
+
+
+def send_two() -> list[str]:
+    results = MailGridHook().send(
+        to=["ana@exemplo.com.br", "bob@bounce.example"], subject="Pedido", message="<p>Oi</p>"
+    )
+    return [r["id"] for r in results]
+
+
+def recent() -> str:
+    return (datetime.now(UTC) - timedelta(minutes=5)).isoformat()
+
+
+def first_event(trigger: MailGridDeliveryTrigger):
+    async def _first():
+        return await anext(trigger.run())
+
+    return asyncio.run(_first())
+
+
+# ---------------------------------------------------------------------------------------------- ids
+
+
+@pytest.mark.parametrize(
+    ("value", "ids"),
+    [
+        (["a-1", "b-2", "a-1"], ["a-1", "b-2"]),
+        ("a-1, b-2;c-3  d-4", ["a-1", "b-2", "c-3", "d-4"]),
+        ('["a-1", "b-2"]', ["a-1", "b-2"]),
+        ("['a-1', 'b-2']", ["a-1", "b-2"]),  # a list rendered by Jinja without native rendering
+        (("a-1",), ["a-1"]),
+    ],
+)
+def test_parse_message_ids(value, ids):
+    assert parse_message_ids(value) == ids
+
+
+@pytest.mark.parametrize("value", ["", [], ["  "], None, [{"id": "x"}], "[1, oops"])
+def test_parse_message_ids_refuses(value):
+    with pytest.raises(EmailBRInputError, match="message_ids"):
+        parse_message_ids(value)
+
+
+# ---------------------------------------------------------------------------------------------- poke
+
+
+def test_poke_looks_each_id_up_and_returns_final_statuses(sandbox):
+    ids = send_two()
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5)
+    sensor = MailGridDeliverySensor(task_id="s", message_ids=ids, sent_after=start.isoformat())
+    result = sensor.poke({})
+    assert result.is_done
+    assert list(result.xcom_value) == ids
+    delivered, failed = (result.xcom_value[i] for i in ids)
+    assert delivered["status"] == "Entregue com sucesso" and delivered["delivered"] is True
+    assert delivered["recipient"] == "ana@exemplo.com.br"
+    assert datetime.fromisoformat(delivered["sent_at"]) >= start
+    assert failed == {
+        **failed,
+        "status": "Falha na entrega",
+        "delivered": False,
+        "recipient": "bob@bounce.example",
+    }
+    requests = sandbox.requests("mailgrid", path="report")
+    assert [r["body"]["idMensagem"] for r in requests] == ids
+    local_start = start.astimezone(pendulum.timezone(MailGridHook().timezone))
+    assert requests[0]["body"]["dataini"] == f"{local_start:%Y-%m-%d}"
+    assert requests[0]["body"]["horaini"] == f"{local_start:%H:%M}"
+    assert set(requests[0]["body"]) == {
+        "usuario_smtp",
+        "senha_smtp",
+        "dataini",
+        "horaini",
+        "datafim",
+        "horafim",
+        "idMensagem",
+    }
+
+
+def test_many_ids_scan_the_window_once(sandbox):
+    ids = send_two()
+    sensor = MailGridDeliverySensor(task_id="s", message_ids=ids, sent_after=recent(), per_id_query_limit=1)
+    result = sensor.poke({})
+    assert result.is_done and [v["delivered"] for v in result.xcom_value.values()] == [True, False]
+    (request,) = sandbox.requests("mailgrid", path="report")
+    assert "idMensagem" not in request["body"]
+
+
+def test_found_ids_are_not_queried_again(sandbox):
+    ids = send_two()
+    sensor = MailGridDeliverySensor(task_id="s", message_ids=[*ids, MISSING], sent_after=recent())
+    assert sensor.poke({}) is False
+    sandbox.clear_requests()
+    assert sensor.poke({}) is False
+    assert [r["body"]["idMensagem"] for r in sandbox.requests("mailgrid", path="report")] == [MISSING]
+
+
+def test_default_window_starts_before_the_dag_run(sandbox):
+    run_start = pendulum.datetime(2026, 5, 1, 12, 30, tz="UTC")
+    sensor = MailGridDeliverySensor(task_id="s", message_ids=[MISSING])
+    assert sensor.poke({"dag_run": SimpleNamespace(start_date=run_start)}) is False
+    (request,) = sandbox.requests("mailgrid", path="report")
+    assert (request["body"]["dataini"], request["body"]["horaini"]) == ("2026-05-01", "09:20")
+
+
+def test_sent_after_in_the_future_is_refused(sandbox):
+    future = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
+    with pytest.raises(EmailBRInputError, match="sent_after: .* is in the future"):
+        MailGridDeliverySensor(task_id="s", message_ids=[MISSING], sent_after=future).poke({})
+    assert sandbox.requests("mailgrid") == []
+
+
+def test_poke_mode_times_out(sandbox):
+    sensor = MailGridDeliverySensor(
+        task_id="s", message_ids=[MISSING], sent_after=recent(), timeout=0.5, poke_interval=0.2
+    )
+    with pytest.raises(AirflowSensorTimeout):
+        sensor.execute({})
+
+
+def test_constructor_validates_and_defaults():
+    sensor = MailGridDeliverySensor(task_id="s", message_ids="x")
+    assert sensor.timeout == 7200 and sensor.poke_interval == 60
+    with pytest.raises(EmailBRInputError, match="per_id_query_limit"):
+        MailGridDeliverySensor(task_id="s", message_ids="x", per_id_query_limit=-1)
+
+
+# ---------------------------------------------------------------------------------------------- deferral
+
+
+def test_deferrable_pokes_once_then_defers_with_what_it_found(sandbox):
+    ids = send_two()
+    sandbox.config(report_lag_seconds=600)
+    late = send_two()  # not in the report for 10 minutes
+    sensor = MailGridDeliverySensor(
+        task_id="s", message_ids=[*ids, late[0]], sent_after=recent(), deferrable=True, timeout=900
+    )
+    with pytest.raises(TaskDeferred) as deferred:
+        sensor.execute({})
+    assert deferred.value.method_name == "execute_complete"
+    assert deferred.value.timeout == timedelta(seconds=900)
+    classpath, kwargs = deferred.value.trigger.serialize()
+    assert classpath == "airflow_provider_emailbr.triggers.reports.MailGridDeliveryTrigger"
+    assert kwargs["message_ids"] == [*ids, late[0]]
+    assert set(kwargs["found"]) == set(ids)
+    assert kwargs["mailgrid_conn_id"] == "mailgrid_default"
+    deadline = datetime.fromisoformat(kwargs["deadline"])
+    assert timedelta(seconds=890) < deadline - datetime.now(UTC) <= timedelta(seconds=900)
+    assert "sandbox-mailgrid-password" not in repr(kwargs)
+
+
+def test_deferrable_returns_at_once_when_everything_is_there(sandbox):
+    ids = send_two()
+    sensor = MailGridDeliverySensor(task_id="s", message_ids=ids, sent_after=recent(), deferrable=True)
+    assert list(sensor.execute({})) == ids
+
+
+def test_execute_complete_outcomes():
+    sensor = MailGridDeliverySensor(task_id="s", message_ids="x", timeout=30)
+    results = {
+        "x": {"status": "Entregue com sucesso", "delivered": True, "recipient": "a@b.c", "sent_at": "t"}
+    }
+    assert sensor.execute_complete({}, event={"status": "success", "results": results}) == results
+    with pytest.raises(AirflowSensorTimeout, match="never appeared in the report: x"):
+        sensor.execute_complete({}, event={"status": "timeout", "results": {}, "pending": ["x"]})
+    with pytest.raises(EmailBRError, match="code 207"):
+        sensor.execute_complete({}, event={"status": "error", "message": "MailGrid report/ failed, code 207"})
+    soft = MailGridDeliverySensor(task_id="soft", message_ids="x", soft_fail=True)
+    with pytest.raises(AirflowSkipException):
+        soft.resume_execution(
+            "execute_complete", {"event": {"status": "timeout", "results": {}, "pending": ["x"]}}, {}
+        )
+
+
+# ---------------------------------------------------------------------------------------------- trigger
+
+
+def test_trigger_round_trips_through_serialize():
+    trigger = MailGridDeliveryTrigger(
+        message_ids=["a", "b"], sent_after="2026-05-01T12:00:00+00:00", found={"a": {"status": "x"}}
+    )
+    classpath, kwargs = trigger.serialize()
+    clone = MailGridDeliveryTrigger(**kwargs)
+    assert clone.serialize() == (classpath, kwargs)
+
+
+def test_trigger_polls_until_every_id_is_in_the_report(sandbox):
+    sandbox.config(report_lag_seconds=2)
+    ids = send_two()
+    trigger = MailGridDeliveryTrigger(message_ids=ids, sent_after=recent(), poll_interval=0.5)
+    event = first_event(trigger)
+    assert event.payload["status"] == "success" and event.payload["pending"] == []
+    assert [v["delivered"] for v in event.payload["results"].values()] == [True, False]
+    assert len(sandbox.requests("mailgrid", path="report")) > len(ids)  # polled more than once
+
+
+def test_trigger_times_out_with_what_it_found(sandbox):
+    ids = send_two()
+    deadline = (datetime.now(UTC) + timedelta(seconds=1)).isoformat()
+    trigger = MailGridDeliveryTrigger(
+        message_ids=[ids[0], MISSING], sent_after=recent(), deadline=deadline, poll_interval=0.3
+    )
+    event = first_event(trigger)
+    assert event.payload["status"] == "timeout"
+    assert event.payload["pending"] == [MISSING] and list(event.payload["results"]) == [ids[0]]
+
+
+def test_trigger_reports_a_permanent_error(sandbox, set_connection):
+    set_connection(
+        "mailgrid_wrong",
+        conn_type="mailgrid",
+        host=sandbox.mailgrid_url,
+        login="sandbox@mailgrid.example",
+        password="wrong-password-123",
+    )
+    trigger = MailGridDeliveryTrigger(
+        message_ids=[MISSING], sent_after=recent(), mailgrid_conn_id="mailgrid_wrong"
+    )
+    event = first_event(trigger)
+    assert event.payload["status"] == "error" and "207" in event.payload["message"]
+    assert "wrong-password-123" not in repr(event.payload)
+
+
+def test_trigger_keeps_polling_through_transient_errors(sandbox, set_connection):
+    ids = send_two()
+    definition = sandbox.connections["mailgrid"]
+    set_connection("mailgrid_no_retry", **{**definition, "extra": {**definition["extra"], "max_retries": 0}})
+    sandbox.set_fault("drop", vendor="mailgrid", count=3)  # answers lost: transient
+    trigger = MailGridDeliveryTrigger(
+        message_ids=ids[:1], sent_after=recent(), poll_interval=0.2, mailgrid_conn_id="mailgrid_no_retry"
+    )
+    event = first_event(trigger)
+    assert event.payload["status"] == "success"
+    statuses = [r["status"] for r in sandbox.requests("mailgrid", path="report")]
+    assert statuses == [None, None, None, 200]
