@@ -10,6 +10,7 @@ answered. None of them ever contains a key, token or password.
     ├── EmailBRConfigError        the Airflow connection is incomplete or invalid
     ├── EmailBRInputError         bad input detected before any request was sent (also a ValueError)
     ├── EmailBRTransportError     no usable answer: refused, timed out, dropped
+    ├── EmailBRSendError          some recipients or messages were not confirmed sent (names them)
     └── EmailBRApiError           the vendor answered with an error (also inside an HTTP 200)
         ├── EmailBRAuthError          wrong or missing credentials, or the account may not do this
         ├── EmailBRValidationError    the vendor refused the request's content
@@ -20,6 +21,8 @@ answered. None of them ever contains a key, token or password.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 from airflow.sdk.exceptions import AirflowException
 
@@ -127,3 +130,25 @@ class EmailBRServerError(EmailBRApiError):
 
 class EmailBRResponseError(EmailBRApiError):
     """The answer could not be understood: not JSON, truncated, empty where a body is required, a redirect."""
+
+
+class EmailBRSendError(EmailBRError):
+    """Some recipients or messages were not confirmed sent.
+
+    ``sent``, ``refused`` and ``unknown`` list what happened (e-mail addresses or message labels);
+    ``unknown`` ones may have been delivered: the request went out and the answer was lost, so nothing was
+    repeated.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        sent: Sequence[str] = (),
+        refused: Sequence[str] = (),
+        unknown: Sequence[str] = (),
+    ) -> None:
+        super().__init__(message)
+        self.sent = list(sent)
+        self.refused = list(refused)
+        self.unknown = list(unknown)

@@ -206,7 +206,12 @@ def get_provider_info() -> dict[str, Any]:
         "operators": [
             {"integration-name": "IAGENTEmail", "python-modules": [f"{PACKAGE}.operators.contacts"]},
             {"integration-name": "CriaEnvio", "python-modules": [f"{PACKAGE}.operators.contacts"]},
-            {"integration-name": "MailGrid", "python-modules": [f"{PACKAGE}.operators.reports"]},
+            {
+                "integration-name": "MailGrid",
+                "python-modules": [f"{PACKAGE}.operators.reports", f"{PACKAGE}.operators.send"],
+            },
+            {"integration-name": "emailManager", "python-modules": [f"{PACKAGE}.operators.send"]},
+            {"integration-name": "envie.email", "python-modules": [f"{PACKAGE}.operators.send"]},
         ],
         "sensors": [
             {"integration-name": "MailGrid", "python-modules": [f"{PACKAGE}.sensors.reports"]},
@@ -214,4 +219,10 @@ def get_provider_info() -> dict[str, Any]:
         "triggers": [
             {"integration-name": "MailGrid", "python-modules": [f"{PACKAGE}.triggers.reports"]},
         ],
+        "notifications": [
+            f"{PACKAGE}.notifications.mailgrid.MailGridNotifier",
+            f"{PACKAGE}.notifications.emailmanager.EmailManagerNotifier",
+            f"{PACKAGE}.notifications.envie.EnvieEmailNotifier",
+        ],
+        "email-backends": [f"{PACKAGE}.utils.emailer.send_email"],
     }

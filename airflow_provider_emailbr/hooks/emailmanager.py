@@ -143,6 +143,15 @@ class EmailManagerHook(EmailBRHook):
         validate_message(message)
         return self.call(ENDPOINTS["email"], json_body=dict(message)) or {}
 
+    async def asend_email(self, message: Mapping[str, Any]) -> dict[str, Any]:
+        """The asynchronous twin of :meth:`send_email` (notifiers in the triggerer); same no-repeat rule.
+
+        Build ``message`` after ``await hook.aget_settings()`` when it relies on the connection's
+        ``from_email``, so that reading the extras does not block the event loop.
+        """
+        validate_message(message)
+        return await self.acall(ENDPOINTS["email"], json_body=dict(message)) or {}
+
     def send_batch(self, messages: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         """Send up to 500 messages in one call (``POST /email/batch``); never retried after a lost answer.
 
@@ -206,6 +215,21 @@ def split_addresses(value: Any) -> list[str]:
 
 def _join(value: Sequence[str] | str | None) -> str:
     return ", ".join(split_addresses(value))
+
+
+def attachment_from_bytes(name: str, content: bytes, content_type: str | None = None) -> dict[str, Any]:
+    """One attachment in the vendor's format ``{"Name", "Content" (base64), "ContentType"}``.
+
+    The content type is guessed from ``name`` when not given. For files on object storage, whose bytes the
+    caller has already read.
+    """
+    if not str(name or "").strip():
+        raise EmailBRInputError("attachment name: required")
+    return {
+        "Name": name,
+        "Content": base64.b64encode(content).decode("ascii"),
+        "ContentType": content_type or mimetypes.guess_type(name)[0] or "application/octet-stream",
+    }
 
 
 def _attachment(item: Mapping[str, Any] | str | Path) -> dict[str, Any]:

@@ -298,6 +298,23 @@ class EnvieEmailHook(EmailBRHook):
         """
         return self.call(ENDPOINTS["send"], json_body=self.build_send_body(**kwargs)) or {}
 
+    def send_body(self, payload: Mapping[str, Any]) -> dict[str, Any]:
+        """Send a payload made by :meth:`build_send_body` (``POST /singlesending/create``); never repeated
+        after a lost answer. Returns ``{"status": "success", "message_id"}``.
+
+        Lets a caller encode attachments once and send the same message to several recipients by swapping
+        ``to_email``/``to_name``.
+        """
+        return self.call(ENDPOINTS["send"], json_body=dict(payload)) or {}
+
+    async def asend_body(self, payload: Mapping[str, Any]) -> dict[str, Any]:
+        """The asynchronous twin of :meth:`send_body` (notifiers in the triggerer); same no-repeat rule.
+
+        Build ``payload`` after ``await hook.aget_settings()``, so that reading the connection's extras does
+        not block the event loop.
+        """
+        return await self.acall(ENDPOINTS["send"], json_body=dict(payload)) or {}
+
     # ------------------------------------------------------------------ webhooks
 
     @staticmethod
