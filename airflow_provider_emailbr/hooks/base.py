@@ -98,14 +98,18 @@ class PreparedCall:
     headers: dict[str, str] = field(default_factory=dict)
     json: Any = None
     form: Mapping[str, Any] | None = None
+    _encoded: bytes | None = field(default=None, repr=False, compare=False)
 
     def body(self) -> bytes | None:
-        """Encode the body: JSON as UTF-8, forms with PHP bracket keys."""
-        if self.json is not None:
-            return json.dumps(self.json, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-        if self.form is not None:
-            return php_form_encode(self.form)
-        return None
+        """Encode the body (JSON as UTF-8, forms with PHP bracket keys), once: retries reuse the bytes."""
+        if self._encoded is None:
+            if self.json is not None:
+                self._encoded = json.dumps(self.json, ensure_ascii=False, separators=(",", ":")).encode(
+                    "utf-8"
+                )
+            elif self.form is not None:
+                self._encoded = php_form_encode(self.form)
+        return self._encoded
 
     def content_type(self) -> str | None:
         """The ``Content-Type`` of :meth:`body`, or ``None`` without a body."""
@@ -383,14 +387,21 @@ class EmailBRHook(BaseHook):
 
         Raises a subclass of :class:`~airflow_provider_emailbr.exceptions.EmailBRError` on any failure.
         """
-        prepared = self.prepare(
-            endpoint, path_params=path_params, params=params, json_body=json_body, form=form
+        return self.send_prepared(
+            self.prepare(endpoint, path_params=path_params, params=params, json_body=json_body, form=form)
         )
-        describe = f"{self.platform} {endpoint.method} {prepared.path}"
+
+    def send_prepared(self, prepared: PreparedCall) -> Any:
+        """Send a request built by :meth:`prepare` under the retry policy; return the parsed answer.
+
+        Bulk callers prepare (and encode, with ``prepared.body()``) in one thread and send from others, so
+        the encoding work does not compete with the threads waiting on the network.
+        """
+        endpoint = prepared.endpoint
         return self.retry_policy.call(
             lambda: self._send_once(prepared),
             idempotent=endpoint.safe_to_repeat,
-            describe=describe,
+            describe=f"{self.platform} {endpoint.method} {prepared.path}",
             logger=self.log,
         )
 

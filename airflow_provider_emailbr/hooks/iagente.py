@@ -137,6 +137,19 @@ class IAgenteEmailHook(EmailBRHook):
         safe (the platform updates them), so this call is retried like a read. ``validate_fields=False``
         skips the field checks when the caller has already normalised every row (the import operator).
         """
+        prepared = self.prepare_mass_add(
+            group_id=group_id, contacts=contacts, validate_fields=validate_fields
+        )
+        return self.send_prepared(prepared) or {}
+
+    def prepare_mass_add(
+        self,
+        *,
+        group_id: int | str,
+        contacts: Iterable[Mapping[str, Any]],
+        validate_fields: bool = True,
+    ) -> PreparedCall:
+        """The ``contact/mass/add`` request for :meth:`mass_add_contacts`, ready for :meth:`send_prepared`."""
         rows = []
         for index, contact in enumerate(contacts):
             email = contact.get("email")
@@ -150,7 +163,7 @@ class IAgenteEmailHook(EmailBRHook):
                 rows.append(contact)
         if not rows:
             raise EmailBRInputError("contacts: at least one contact is required")
-        return self._post("contact_mass_add", {"group_id": group_id, "contacts": rows})
+        return self.prepare(ENDPOINTS["contact_mass_add"], form={"group_id": group_id, "contacts": rows})
 
     # ------------------------------------------------------------------ groups
 

@@ -499,9 +499,20 @@ class BaseImportContactsOperator(BaseOperator):
             raise RowRejected("invalid_email", f"email: {mask_email(value)} is not valid ({err})") from None
 
     @cached_property
-    def _column_maps(self) -> dict[tuple[Any, ...], dict[str, str]]:
-        """Column maps already computed, by the row's column names (CSV rows all share one)."""
+    def _plans(self) -> dict[tuple[Any, ...], tuple[Any, list[tuple[FieldSpec, Any]], list[tuple[str, Any]]]]:
+        """Per set of row columns (CSV rows all share one): where each field is read from."""
         return {}
+
+    def _plan(self, keys: tuple[Any, ...]) -> tuple[Any, list[tuple[FieldSpec, Any]], list[tuple[str, Any]]]:
+        """``(e-mail column or None, [(field, column)], [(custom field, column)])`` for rows with ``keys``."""
+        mapping = self._column_map(keys)
+        present = set(keys)
+        email_column = mapping.get("email")
+        fields = [
+            (spec, mapping[spec.name]) for spec in self.fields_spec[1:] if mapping.get(spec.name) in present
+        ]
+        custom = [(name, column) for name, column in self.custom_field_columns().items() if column in present]
+        return (email_column if email_column in present else None), fields, custom
 
     def _column_map(self, columns: Iterable[str]) -> dict[str, str]:
         """``{platform field: source column}`` from ``field_mapping`` and the well-known column names."""
@@ -528,33 +539,30 @@ class BaseImportContactsOperator(BaseOperator):
             raise RowRejected(
                 "extra_cells", f"row has {len(raw['__extra_cells__'])} more cell(s) than the header"
             )
-        keys = tuple(raw.keys())
-        mapping = self._column_maps.get(keys)
-        if mapping is None:
-            mapping = self._column_maps[keys] = self._column_map(keys)
-        email_column = mapping.get("email") or (self.field_mapping or {}).get("email")
-        if not email_column or email_column not in raw:
-            missing = email_column or "email"
+        keys = tuple(raw)
+        plan = self._plans.get(keys)
+        if plan is None:
+            plan = self._plans[keys] = self._plan(keys)
+        email_column, field_columns, custom_columns = plan
+        if email_column is None:
+            missing = (self.field_mapping or {}).get("email", "email")
             raise RowRejected(
                 "missing_email", f"no e-mail column {missing!r} (row columns: {sorted(map(str, raw))})"
             )
-        email_value = raw.get(email_column)
+        email_value = raw[email_column]
         if email_value is None or not str(email_value).strip():
             raise RowRejected("missing_email", "email: empty")
         if not isinstance(email_value, str):
             raise RowRejected("invalid_email", f"email: expected text, got {type(email_value).__name__}")
-        email = self._validate_email(email_value.strip())
+        email = self._validate_email(email_value)
         fields: dict[str, Any] = {}
-        for spec in self.fields_spec[1:]:
-            column = mapping.get(spec.name)
-            if column is None or column not in raw:
-                continue
+        for spec, column in field_columns:
             value = _normalise_value(spec, raw[column])
             if value is not None:
                 fields[spec.name] = value
         custom = {}
-        for name, column in self.custom_field_columns().items():
-            if column in raw and raw[column] not in (None, ""):
+        for name, column in custom_columns:
+            if raw[column] not in (None, ""):
                 custom[name] = _text(name, raw[column])
         return Contact(row=number, email=email, fields=fields, custom=custom)
 
@@ -748,7 +756,11 @@ class IAgenteImportContactsOperator(BaseImportContactsOperator):
     def send_batch(self, contacts: list[Contact], stats: ImportStats, reject: Callable[..., None]) -> None:
         for start in range(0, len(contacts), self.chunk_size):
             chunk = contacts[start : start + self.chunk_size]
-            self._in_flight.append(self._sender.submit(self._send_chunk, chunk))
+            prepared = self.hook.prepare_mass_add(
+                group_id=self._group, contacts=self._rows(chunk), validate_fields=False
+            )
+            prepared.body()  # encode here, so the sending threads only wait on the network
+            self._in_flight.append(self._sender.submit(self._send_chunk, chunk, prepared))
             while len(self._in_flight) > self.max_chunks_in_flight:
                 self._account(self._in_flight.pop(0).result(), stats, reject)
 
@@ -774,11 +786,20 @@ class IAgenteImportContactsOperator(BaseImportContactsOperator):
                     contact.row, contact.email, "refused_by_platform", message, vendor_message, contact.fields
                 )
 
-    def _send_chunk(self, chunk: list[Contact]) -> list[tuple[Contact, str | None, str | None]]:
+    @staticmethod
+    def _rows(chunk: list[Contact]) -> list[dict[str, Any]]:
+        return [{"email": c.email, **_iagente_fields(c.fields)} for c in chunk]
+
+    def _send_chunk(
+        self, chunk: list[Contact], prepared: Any = None
+    ) -> list[tuple[Contact, str | None, str | None]]:
         """Send one chunk; a chunk refused as a whole is split in halves until the bad rows are isolated."""
-        rows = [{"email": c.email, **_iagente_fields(c.fields)} for c in chunk]
+        if prepared is None:
+            prepared = self.hook.prepare_mass_add(
+                group_id=self._group, contacts=self._rows(chunk), validate_fields=False
+            )
         try:
-            answer = self.hook.mass_add_contacts(group_id=self._group, contacts=rows, validate_fields=False)
+            answer = self.hook.send_prepared(prepared) or {}
         except (EmailBRValidationError, EmailBRInputError) as err:
             if len(chunk) == 1:
                 return [(chunk[0], str(err), getattr(err, "vendor_message", None))]

@@ -6,7 +6,7 @@ IAGENTEmail reads its POST bodies the way PHP reads ``$_POST``: nested arrays tr
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from datetime import date, datetime
 from functools import lru_cache
 from typing import Any
@@ -23,22 +23,32 @@ def _scalar(value: Any) -> str:
     return str(value)
 
 
-def php_form_pairs(data: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, str]]:
+def php_form_pairs(data: Mapping[str, Any], prefix: str = "") -> list[tuple[str, str]]:
     """Flatten nested mappings and sequences into PHP bracket keys, in order.
 
     ``None`` values are left out (PHP has no way to send them); empty strings are kept; lists and tuples
     are indexed from 0; nested mappings use their own keys.
     """
+    pairs: list[tuple[str, str]] = []
     for key, value in data.items():
-        name = f"{prefix}[{key}]" if prefix else str(key)
-        if value is None:
-            continue
-        if isinstance(value, Mapping):
-            yield from php_form_pairs(value, name)
-        elif isinstance(value, (list, tuple)):
-            yield from php_form_pairs({str(i): item for i, item in enumerate(value)}, name)
-        else:
-            yield name, _scalar(value)
+        _flatten(f"{prefix}[{key}]" if prefix else str(key), value, pairs)
+    return pairs
+
+
+def _flatten(name: str, value: Any, out: list[tuple[str, str]]) -> None:
+    """Append ``(bracket key, text)`` pairs for ``value`` (no generators: imports flatten millions)."""
+    if type(value) is str:
+        out.append((name, value))
+    elif value is None:
+        return
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            _flatten(f"{name}[{key}]", item, out)
+    elif isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            _flatten(f"{name}[{index}]", item, out)
+    else:
+        out.append((name, _scalar(value)))
 
 
 @lru_cache(maxsize=8192)
