@@ -205,7 +205,10 @@ def get_provider_info() -> dict[str, Any]:
         "connection-types": CONNECTION_TYPES,
         "operators": [
             {"integration-name": "IAGENTEmail", "python-modules": [f"{PACKAGE}.operators.contacts"]},
-            {"integration-name": "CriaEnvio", "python-modules": [f"{PACKAGE}.operators.contacts"]},
+            {
+                "integration-name": "CriaEnvio",
+                "python-modules": [f"{PACKAGE}.operators.contacts", f"{PACKAGE}.operators.campaigns"],
+            },
             {
                 "integration-name": "MailGrid",
                 "python-modules": [f"{PACKAGE}.operators.reports", f"{PACKAGE}.operators.send"],
@@ -214,9 +217,11 @@ def get_provider_info() -> dict[str, Any]:
             {"integration-name": "envie.email", "python-modules": [f"{PACKAGE}.operators.send"]},
         ],
         "sensors": [
+            {"integration-name": "CriaEnvio", "python-modules": [f"{PACKAGE}.sensors.campaigns"]},
             {"integration-name": "MailGrid", "python-modules": [f"{PACKAGE}.sensors.reports"]},
         ],
         "triggers": [
+            {"integration-name": "CriaEnvio", "python-modules": [f"{PACKAGE}.triggers.campaigns"]},
             {"integration-name": "MailGrid", "python-modules": [f"{PACKAGE}.triggers.reports"]},
         ],
         "notifications": [

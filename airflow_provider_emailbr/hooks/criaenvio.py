@@ -36,6 +36,20 @@ CAMPAIGN_STATUS = {
     5: "Em criação",
 }
 CAMPAIGN_STATUS_CODE = {label: code for code, label in CAMPAIGN_STATUS.items()}
+#: Counters of the campaign view (``GET /envios/{id}``), as integers.
+CAMPAIGN_COUNT_FIELDS = (
+    "total_de_contatos",
+    "total_enviado",
+    "rejeitados",
+    "nao_rejeitados",
+    "descadastros",
+    "visualizacoes_totais",
+    "visualizacoes_unicas",
+    "cliques_totais",
+    "cliques_unicos",
+)
+#: Percentages of the campaign view, as floats.
+CAMPAIGN_RATE_FIELDS = ("taxa_de_abertura", "taxa_de_clique", "taxa_de_rejeicao", "porcentagem_de_conclusao")
 #: The largest page the API serves (``number``).
 MAX_PAGE_SIZE = 100
 CONTACT_STATUS = ("ativos", "inativos", "descadastros", "todos")
@@ -437,6 +451,79 @@ class CriaEnvioHook(EmailBRHook):
     def _probe(self) -> str:
         self.search_senders(page=1, number=1)
         return "CriaEnvio key accepted: searched senders (GET /remetentes)."
+
+
+def campaign_status(value: Any) -> str:
+    """The canonical label of a campaign status given as a label (any case or accents) or a code.
+
+    The view answers labels (``Concluído``); the search filter takes codes. An unknown value is returned as
+    it came, so callers can report it.
+    """
+    text = str(value if value is not None else "").strip()
+    if text.isdigit() and int(text) in CAMPAIGN_STATUS:
+        return CAMPAIGN_STATUS[int(text)]
+    folded = _fold(text)
+    return next((label for label in CAMPAIGN_STATUS.values() if _fold(label) == folded), text)
+
+
+def campaign_stats(view: Mapping[str, Any], timezone: str = DEFAULT_TIMEZONE) -> dict[str, Any]:
+    """The totals and rates of a campaign view (``GET /envios/{id}``) as JSON-able numbers.
+
+    Keys: ``campaign_id``, ``codigo``, ``status`` (canonical label), ``started_at`` and ``finished_at``
+    (ISO-8601 with the offset of ``timezone``, or ``None``), then every field of
+    :data:`CAMPAIGN_COUNT_FIELDS` (``int``) and :data:`CAMPAIGN_RATE_FIELDS` (``float``, percent), ``None``
+    when the view lacks it.
+    """
+    stats: dict[str, Any] = {
+        "campaign_id": None if view.get("id") is None else str(view["id"]),
+        "codigo": None if view.get("codigo") is None else str(view["codigo"]),
+        "status": campaign_status(view.get("status")),
+        "started_at": _local_iso(view.get("data_de_inicio"), timezone),
+        "finished_at": _local_iso(view.get("data_de_termino"), timezone),
+    }
+    for key in CAMPAIGN_COUNT_FIELDS:
+        stats[key] = _number_or_none(view.get(key), int)
+    for key in CAMPAIGN_RATE_FIELDS:
+        stats[key] = _number_or_none(view.get(key), float)
+    return stats
+
+
+def campaign_progress(stats: Mapping[str, Any]) -> str:
+    """One log line of a campaign's progress from :func:`campaign_stats`: status, percent, sent of total."""
+    percent = stats.get("porcentagem_de_conclusao")
+    shown = "?" if percent is None else f"{percent:.2f}"
+    return (
+        f"status {stats.get('status')}, {shown}% complete, "
+        f"sent {stats.get('total_enviado', '?')} of {stats.get('total_de_contatos', '?')}"
+    )
+
+
+def _fold(text: str) -> str:
+    """Lower-case ``text`` without accents (``Concluído`` → ``concluido``)."""
+    import unicodedata
+
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+
+
+def _local_iso(value: Any, timezone: str) -> str | None:
+    """A zone-less local date-time of the account (``YYYY-MM-DD HH:MM:SS``) as ISO-8601 with offset."""
+    if value in (None, ""):
+        return None
+    try:
+        return to_local(str(value), timezone).isoformat()
+    except EmailBRInputError:
+        return str(value)
+
+
+def _number_or_none(value: Any, kind: type) -> Any:
+    """``value`` as ``kind`` (the API sends some numbers as strings, e.g. ``"12.50"``), or ``None``."""
+    if value is None or value == "":
+        return None
+    try:
+        return kind(float(value)) if kind is int else kind(value)
+    except (TypeError, ValueError):
+        return None
 
 
 def contact_body(
