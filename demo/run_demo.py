@@ -37,6 +37,7 @@ def main() -> int:
             "AIRFLOW_HOME": str(work / "airflow"),
             "AIRFLOW__CORE__DAGS_FOLDER": str(work / "dags"),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__LOGGING__LOGGING_LEVEL": os.environ.get("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING"),
             "AIRFLOW_VAR_EMAILBR_OUTPUT_DIR": str(output),
             "AIRFLOW_CONN_CRM_DB": json.dumps({"conn_type": "sqlite", "host": str(work / "crm.db")}),
         }
