@@ -119,8 +119,8 @@ def iter_csv(handle: Iterable[str], delimiter: str | None) -> Iterator[dict[str,
         duplicated = sorted({c for c in columns if columns.count(c) > 1})
         raise EmailBRInputError(f"CSV header repeats column(s) {duplicated}; each column must be unique")
     for values in reader:
-        if not values or not any(v.strip() for v in values):
-            continue  # blank line
+        if not any(values):
+            continue  # blank line (or only delimiters)
         row: dict[str, Any] = dict(zip(columns, values, strict=False))
         if len(values) > len(columns):
             row["__extra_cells__"] = values[len(columns) :]
@@ -557,7 +557,13 @@ class BaseImportContactsOperator(BaseOperator):
         email = self._validate_email(email_value)
         fields: dict[str, Any] = {}
         for spec, column in field_columns:
-            value = _normalise_value(spec, raw[column])
+            value = raw[column]
+            if type(value) is str and spec.kind == "text":  # the common case, kept cheap
+                value = value.strip()
+                if value:
+                    fields[spec.name] = value
+                continue
+            value = _normalise_value(spec, value)
             if value is not None:
                 fields[spec.name] = value
         custom = {}

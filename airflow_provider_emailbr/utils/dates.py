@@ -18,8 +18,8 @@ from airflow_provider_emailbr.exceptions import EmailBRInputError
 
 DEFAULT_TIMEZONE = "America/Sao_Paulo"
 
-_ISO_DATE = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})")
-_BR_DATE = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4})")
+#: ``YYYY-MM-DD`` (groups 1-3) or ``DD/MM/YYYY`` (groups 4-6), in one match.
+_DATE = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})|(\d{1,2})/(\d{1,2})/(\d{4})")
 
 
 def to_local(value: datetime | date | str, tz: str, *, field: str = "value") -> DateTime:
@@ -60,13 +60,12 @@ def parse_birth_date(value: date | datetime | str, *, field: str) -> date:
         return value
     if isinstance(value, str):
         text = value.strip()
-        match = _ISO_DATE.fullmatch(text)
-        day_first = _BR_DATE.fullmatch(text) if match is None else None
+        match = _DATE.fullmatch(text)
         try:
-            if match is not None:
+            if match is not None and match[1]:
                 return date(int(match[1]), int(match[2]), int(match[3]))
-            if day_first is not None:
-                return date(int(day_first[3]), int(day_first[2]), int(day_first[1]))
+            if match is not None:
+                return date(int(match[6]), int(match[5]), int(match[4]))
         except ValueError:
             pass  # 31/02/1990 and the like: reported below
     raise EmailBRInputError(f"{field}: {value!r} is not a date; use a date, YYYY-MM-DD or DD/MM/YYYY")
