@@ -21,6 +21,7 @@ import sqlite3
 import tempfile
 import threading
 import time
+from abc import abstractmethod
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
@@ -284,13 +285,13 @@ class BaseImportContactsOperator(BaseOperator):
 
     # ------------------------------------------------------------------ platform hooks (subclasses)
 
+    @abstractmethod
     def prepare_target(self) -> dict[str, Any]:
         """Resolve (and, unless dry-running, create) the target; return what the summary should show."""
-        raise TypeError(f"{type(self).__name__} must define prepare_target()")
 
+    @abstractmethod
     def send_batch(self, contacts: list[Contact], stats: ImportStats, reject: Callable[..., None]) -> None:
         """Send validated, de-duplicated contacts; account every one as sent or rejected."""
-        raise TypeError(f"{type(self).__name__} must define send_batch()")
 
     def finish_sending(self, stats: ImportStats, reject: Callable[..., None]) -> None:
         """Wait for sends still in flight and account for them (operators that pipeline override this)."""

@@ -36,6 +36,7 @@ import math
 import mimetypes
 import os
 import time
+from abc import abstractmethod
 from collections import deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -367,24 +368,24 @@ class EmailBRSendOperator(BaseOperator):
     # ------------------------------------------------------------------ subclass API
 
     @property
+    @abstractmethod
     def hook(self) -> EmailBRHook:
         """The platform hook (subclasses build it lazily)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def plan(self, context: Context) -> list[SendItem]:
         """Validate the rendered input and list every item, in output order. No request is sent."""
-        raise NotImplementedError
 
+    @abstractmethod
     def group(self, pending: list[SendItem]) -> Iterator[list[SendItem]]:
         """Pack pending items into requests; items left out are reported as not attempted."""
-        raise NotImplementedError
 
+    @abstractmethod
     def send_group(self, group: list[SendItem]) -> list[dict[str, Any]]:
         """Send one request; return one record per item (same order) with ``outcome`` and vendor fields.
 
         Raise an :class:`~airflow_provider_emailbr.exceptions.EmailBRError` when the whole request failed.
         """
-        raise NotImplementedError
 
     def item_fields(self, item: SendItem) -> dict[str, Any]:
         """The public fields of an item without a vendor answer (e.g. ``{"to": address}``)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import Any, ClassVar, NoReturn
 
 from ..context import SandboxContext
@@ -41,7 +42,7 @@ def split_csv(value: Any) -> list[str]:
     return [item.strip() for item in items if item.strip()]
 
 
-class Vendor:
+class Vendor(ABC):
     """One emulated platform: a router of handlers over its own state.
 
     Subclasses register handlers in :meth:`routes`, build the seeded initial state in :meth:`reset`, and
@@ -59,25 +60,25 @@ class Vendor:
         self.reset()
 
     # -- to implement -------------------------------------------------------------------------------------
+    @abstractmethod
     def routes(self) -> None:
         """Register the handlers on :attr:`router`."""
-        raise NotImplementedError
 
+    @abstractmethod
     def reset(self) -> None:
         """Replace the state with the seeded initial state."""
-        raise NotImplementedError
 
+    @abstractmethod
     def dump(self) -> dict[str, Any]:
         """Return the state as JSON-compatible data (state file)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def load(self, data: dict[str, Any]) -> None:
         """Replace the state with data previously returned by :meth:`dump`."""
-        raise NotImplementedError
 
+    @abstractmethod
     def error(self, status: int, message: str) -> Response:
         """Return the vendor's error envelope for ``status`` with ``message``."""
-        raise NotImplementedError
 
     # -- overridable --------------------------------------------------------------------------------------
     def snapshot(self) -> dict[str, Any]:
