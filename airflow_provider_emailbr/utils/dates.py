@@ -30,8 +30,17 @@ def to_local(value: datetime | date | str, tz: str, *, field: str = "value") -> 
     """
     zone = pendulum.timezone(tz)
     if isinstance(value, datetime):
-        if value.tzinfo is None:
-            return pendulum.instance(value.replace(tzinfo=None), tz=zone)
+        if value.tzinfo is None:  # the same rule as for strings: a skipped or repeated local time resolves
+            return pendulum.datetime(  # the way pendulum.parse does (after the transition)
+                value.year,
+                value.month,
+                value.day,
+                value.hour,
+                value.minute,
+                value.second,
+                value.microsecond,
+                tz=zone,
+            )
         return pendulum.instance(value).in_timezone(zone)
     if isinstance(value, date):
         return pendulum.datetime(value.year, value.month, value.day, tz=zone)

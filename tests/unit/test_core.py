@@ -651,3 +651,22 @@ def test_form_value_quoting_equals_quote_plus(value):
     from airflow_provider_emailbr.utils.encoding import _quote_value
 
     assert _quote_value(value) == quote_plus(value)
+
+
+@pytest.mark.parametrize(
+    ("naive", "text"),
+    [
+        ((2030, 3, 10, 2, 30), "2030-03-10T02:30:00"),  # skipped hour in New York (spring forward)
+        ((2030, 11, 3, 1, 30), "2030-11-03T01:30:00"),  # repeated hour (fall back)
+        ((2030, 7, 1, 12, 0), "2030-07-01T12:00:00"),
+    ],
+)
+def test_naive_datetimes_and_strings_resolve_local_time_the_same_way(naive, text):
+    from datetime import datetime
+
+    from airflow_provider_emailbr.utils.dates import to_local
+
+    from_naive = to_local(datetime(*naive), "America/New_York")
+    from_text = to_local(text, "America/New_York")
+    assert from_naive == from_text
+    assert from_naive.utcoffset() == from_text.utcoffset()
