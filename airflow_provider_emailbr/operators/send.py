@@ -387,9 +387,9 @@ class EmailBRSendOperator(BaseOperator):
         Raise an :class:`~airflow_provider_emailbr.exceptions.EmailBRError` when the whole request failed.
         """
 
+    @abstractmethod
     def item_fields(self, item: SendItem) -> dict[str, Any]:
         """The public fields of an item without a vendor answer (e.g. ``{"to": address}``)."""
-        raise NotImplementedError
 
     # ------------------------------------------------------------------ classification
 

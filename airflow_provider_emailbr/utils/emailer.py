@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import mimetypes
+from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from email.utils import formataddr, parseaddr
@@ -168,7 +169,7 @@ class PlannedRequest:
     recipients: list[str]
 
 
-class Platform:
+class Platform(ABC):
     """How one vendor sends a :class:`SimpleEmail`: plan the requests, send one, read its answer."""
 
     conn_type: ClassVar[str]
@@ -176,21 +177,21 @@ class Platform:
     #: The hook's default connection id.
     default_conn_id: ClassVar[str]
 
+    @abstractmethod
     def hook(self, conn_id: str | None) -> EmailBRHook:
         """A hook of this platform for ``conn_id`` (or the hook's default connection)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def plan(self, hook: Any, email: SimpleEmail) -> list[PlannedRequest]:
         """Every request of the delivery, validated; nothing is sent. Needs the hook's settings loaded."""
-        raise NotImplementedError
 
+    @abstractmethod
     def send(self, hook: Any, body: Mapping[str, Any]) -> Any:
         """Send one planned body (sync)."""
-        raise NotImplementedError
 
+    @abstractmethod
     async def asend(self, hook: Any, body: Mapping[str, Any]) -> Any:
         """Send one planned body without blocking the event loop."""
-        raise NotImplementedError
 
     def refused(self, request: PlannedRequest, answer: Any) -> dict[str, str]:
         """Recipients of ``request`` that the vendor's ``answer`` refused, with the reason."""
