@@ -5,13 +5,19 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench docs screenshots clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[test]"
 	touch $(STAMP)
+
+DOCS_STAMP := $(VENV)/.installed-docs
+
+$(DOCS_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e ".[docs]"
+	touch $(DOCS_STAMP)
 
 demo: $(STAMP)
 	$(BIN)/python demo/run_demo.py
@@ -27,5 +33,12 @@ bench: $(STAMP)
 	$(BIN)/python bench/import_cost.py
 	$(BIN)/python bench/sandbox_throughput.py
 
+docs: $(DOCS_STAMP)
+	$(BIN)/mkdocs build --strict -d site
+
+# Needs Debian's chromium and chromium-driver (the script installs them with --install-browser, as root).
+screenshots: $(DOCS_STAMP)
+	$(BIN)/python docs/screenshots/take_screenshots.py
+
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build site *.egg-info
