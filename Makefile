@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench docs screenshots clean
+.PHONY: demo test lint bench docs screenshots production-run clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,6 +32,12 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/import_cost.py
 	$(BIN)/python bench/sandbox_throughput.py
+
+# Scheduler, dag-processor, triggerer and API server with LocalExecutor on a throw-away PostgreSQL
+# (Debian's package; installed with apt-get when missing and run as root).
+production-run: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e ".[production]"
+	$(BIN)/python deploy/production_run.py
 
 docs: $(DOCS_STAMP)
 	$(BIN)/mkdocs build --strict -d site
