@@ -10,7 +10,13 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseSensorOperator, PokeReturnValue, conf
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
-from airflow_provider_emailbr.exceptions import EmailBRError, EmailBRInputError
+from airflow_provider_emailbr.exceptions import (
+    EmailBRError,
+    EmailBRInputError,
+    EmailBRRateLimitError,
+    EmailBRServerError,
+    EmailBRTransportError,
+)
 from airflow_provider_emailbr.hooks.criaenvio import CriaEnvioHook, campaign_progress, campaign_stats
 
 if TYPE_CHECKING:
@@ -31,8 +37,10 @@ class CriaEnvioCampaignSensor(BaseSensorOperator):
 
     Every poll logs the status, the percent complete and how many e-mails went out. ``Concluído`` is
     success; ``Cancelado`` fails the task (without retries); ``Suspenso`` keeps waiting unless
-    ``fail_on_paused`` is set. Errors of the API fail the poll in the worker; in the triggerer, transient
-    ones (429, 5xx, timeouts) are retried with backoff and never end the wait.
+    ``fail_on_paused`` is set. Transient errors (429, 5xx, timeouts, dropped connections) never end the wait:
+    a poke that still fails after the hook's retries logs it and the sensor keeps waiting (until its
+    ``timeout``); in the triggerer they are retried with backoff. Permanent errors (an unknown campaign, a
+    wrong key) fail the task.
 
     With ``deferrable=True`` (the default follows ``[operators] default_deferrable``), the sensor pokes once
     in the worker and then defers to
@@ -84,7 +92,13 @@ class CriaEnvioCampaignSensor(BaseSensorOperator):
     def poke(self, context: Context) -> PokeReturnValue:
         """Read the campaign once; done with its statistics when ``Concluído``."""
         campaign_id = self._campaign_id()
-        view = (self.hook.get_campaign(campaign_id) or {}).get("data") or {}
+        try:
+            view = (self.hook.get_campaign(campaign_id) or {}).get("data") or {}
+        except (EmailBRRateLimitError, EmailBRServerError, EmailBRTransportError) as err:
+            if isinstance(err, EmailBRTransportError) and err.permanent:
+                raise
+            self.log.warning("Campaign %s: transient error (%s); still waiting.", campaign_id, err)
+            return PokeReturnValue(is_done=False)
         stats = campaign_stats(view, self.hook.timezone)
         self.log.info("Campaign %s: %s.", campaign_id, campaign_progress(stats))
         return self._evaluate(campaign_id, stats)

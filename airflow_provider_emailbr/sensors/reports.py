@@ -13,7 +13,13 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseSensorOperator, PokeReturnValue, conf
 from airflow.sdk.exceptions import AirflowSensorTimeout
 
-from airflow_provider_emailbr.exceptions import EmailBRError, EmailBRInputError
+from airflow_provider_emailbr.exceptions import (
+    EmailBRError,
+    EmailBRInputError,
+    EmailBRRateLimitError,
+    EmailBRServerError,
+    EmailBRTransportError,
+)
 from airflow_provider_emailbr.hooks.mailgrid import MailGridHook
 from airflow_provider_emailbr.operators.reports import (
     DEFAULT_MAX_WINDOW,
@@ -87,7 +93,10 @@ class MailGridDeliverySensor(BaseSensorOperator):
     ids are looked up one by one (``idMensagem``: tiny answers); more are found by reading the whole window
     in sub-windows of ``max_window``. Pokes run in the worker (``mode="poke"``/``"reschedule"``); with
     ``deferrable=True`` the sensor pokes once in the worker, then waits in the triggerer
-    (:class:`~airflow_provider_emailbr.triggers.reports.MailGridDeliveryTrigger`, reads only).
+    (:class:`~airflow_provider_emailbr.triggers.reports.MailGridDeliveryTrigger`, reads only). The
+    sensor's ``timeout`` (give up after this long) defaults to 2 hours and ``poke_interval`` to 60 s.
+    Transient errors (429, 5xx, timeouts, dropped connections) that outlast the hook's retries never end the
+    wait: the poke logs them and the next poke tries again; permanent ones (wrong credentials) fail the task.
 
     :param message_ids: ids from MailGrid's send answer (``id``): a list, or a string of ids. Templated.
     :param sent_after: no message was sent before this instant (datetime, date or ISO-8601; naive = the
@@ -96,7 +105,6 @@ class MailGridDeliverySensor(BaseSensorOperator):
     :param max_window: longest sub-window when scanning the window (default one day).
     :param deferrable: wait in the triggerer; default ``[operators] default_deferrable``.
     :param mailgrid_conn_id: the MailGrid connection.
-    :param timeout: give up after this long (default 2 hours). ``poke_interval`` defaults to 60 s.
     """
 
     template_fields: Sequence[str] = ("message_ids", "sent_after")
@@ -158,16 +166,22 @@ class MailGridDeliverySensor(BaseSensorOperator):
         start = self._window_start(context, zone)
         pending = [i for i in ids if i not in self._found]
         if pending:
-            self._found.update(
-                find_deliveries(
-                    self.hook,
-                    pending,
-                    start,
-                    utcnow(),
-                    per_id_query_limit=self.per_id_query_limit,
-                    max_window=self.max_window,
+            try:
+                self._found.update(
+                    find_deliveries(
+                        self.hook,
+                        pending,
+                        start,
+                        utcnow(),
+                        per_id_query_limit=self.per_id_query_limit,
+                        max_window=self.max_window,
+                    )
                 )
-            )
+            except (EmailBRRateLimitError, EmailBRServerError, EmailBRTransportError) as err:
+                if isinstance(err, EmailBRTransportError) and err.permanent:
+                    raise
+                self.log.warning("MailGrid report not readable now (%s); still waiting", err)
+                return False
         missing = [i for i in ids if i not in self._found]
         self.log.info("%d of %d MailGrid message(s) in the report", len(ids) - len(missing), len(ids))
         if missing:
