@@ -1,4 +1,5 @@
-"""Secrets never leak from operators, notifiers, triggers or the e-mail backend, on their error paths.
+"""Secrets never leak from hooks, operators, sensors, triggers, notifiers or the e-mail backend, on their error
+paths.
 
 Every connection gets a recognisable wrong secret (the sandbox refuses it with the vendor's own error) or points
 at a closed port; each component is run until it fails; then logs (stdlib and structlog), stdout/stderr,
@@ -14,10 +15,18 @@ import traceback
 import pytest
 from structlog.testing import capture_logs
 
+from airflow_provider_emailbr.hooks.criaenvio import CriaEnvioHook
+from airflow_provider_emailbr.hooks.emailmanager import EmailManagerHook
+from airflow_provider_emailbr.hooks.envie import EnvieEmailHook
+from airflow_provider_emailbr.hooks.iagente import IAgenteEmailHook
+from airflow_provider_emailbr.hooks.mailgrid import MailGridHook
 from airflow_provider_emailbr.notifications.emailmanager import EmailManagerNotifier
 from airflow_provider_emailbr.notifications.envie import EnvieEmailNotifier
 from airflow_provider_emailbr.notifications.mailgrid import MailGridNotifier
-from airflow_provider_emailbr.operators.campaigns import CriaEnvioCreateCampaignOperator
+from airflow_provider_emailbr.operators.campaigns import (
+    CriaEnvioCampaignControlOperator,
+    CriaEnvioCreateCampaignOperator,
+)
 from airflow_provider_emailbr.operators.contacts import (
     CriaEnvioImportContactsOperator,
     IAgenteImportContactsOperator,
@@ -25,10 +34,14 @@ from airflow_provider_emailbr.operators.contacts import (
 from airflow_provider_emailbr.operators.reports import MailGridReportOperator
 from airflow_provider_emailbr.operators.send import (
     EmailManagerBatchSendOperator,
+    EmailManagerSendEmailOperator,
     EnvieEmailSendOperator,
     MailGridSendEmailOperator,
 )
+from airflow_provider_emailbr.sensors.campaigns import CriaEnvioCampaignSensor
+from airflow_provider_emailbr.sensors.reports import MailGridDeliverySensor
 from airflow_provider_emailbr.triggers.campaigns import CriaEnvioCampaignTrigger
+from airflow_provider_emailbr.triggers.reports import MailGridDeliveryTrigger
 from airflow_provider_emailbr.utils.emailer import send_email
 
 pytestmark = pytest.mark.integration
@@ -60,6 +73,15 @@ def _wrong_connections(sandbox, set_connection, *, base: str | None = None) -> N
         set_connection(f"{vendor}_default", **{**conn, "extra": extra})
 
 
+MESSAGE_ID = "AAAAAA-BBBBBB-CC"
+SENT_AFTER = "2026-01-01T00:00:00-03:00"
+HOOKS = (IAgenteEmailHook, EnvieEmailHook, CriaEnvioHook, MailGridHook, EmailManagerHook)
+
+
+def _delivery_trigger() -> MailGridDeliveryTrigger:
+    return MailGridDeliveryTrigger(message_ids=[MESSAGE_ID], sent_after=SENT_AFTER, poll_interval=0.01)
+
+
 def _components() -> list[tuple[str, object]]:
     return [
         (
@@ -81,9 +103,25 @@ def _components() -> list[tuple[str, object]]:
             ).execute({"ti": None}),
         ),
         (
+            "criaenvio campaign control",
+            lambda: CriaEnvioCampaignControlOperator(task_id="t", campaign_id="x", action="pause").execute(
+                {}
+            ),
+        ),
+        (
+            "criaenvio campaign sensor (poke)",
+            lambda: CriaEnvioCampaignSensor(task_id="t", campaign_id="x").poke({}),
+        ),
+        (
             "mailgrid send",
             lambda: MailGridSendEmailOperator(
                 task_id="t", to=["a@exemplo.com.br"], subject="s", html="<p>h</p>"
+            ).execute({}),
+        ),
+        (
+            "emailmanager single send",
+            lambda: EmailManagerSendEmailOperator(
+                task_id="t", to=["a@exemplo.com.br"], subject="s", text_body="t"
             ).execute({}),
         ),
         (
@@ -107,6 +145,20 @@ def _components() -> list[tuple[str, object]]:
                 wait_for_complete_window=False,
             ).execute({}),
         ),
+        (
+            "mailgrid delivery sensor (poke)",
+            lambda: MailGridDeliverySensor(task_id="t", message_ids=[MESSAGE_ID], sent_after=SENT_AFTER).poke(
+                {}
+            ),
+        ),
+        (
+            "mailgrid delivery trigger",
+            lambda: asyncio.run(_first_event(_delivery_trigger())),
+        ),
+        *[
+            (f"{hook.__name__}.test_connection()", lambda hook=hook: hook().test_connection())
+            for hook in HOOKS
+        ],
         (
             "mailgrid notifier",
             lambda: MailGridNotifier(to="a@exemplo.com.br", subject="s", html_content="h").notify({}),
@@ -177,8 +229,8 @@ def test_no_secret_in_anything_a_user_can_see(sandbox, set_connection, free_port
                 outcome = err
                 failures += 1
             seen.append(f"== {name}\n{_visible(outcome)}")
-    trigger = CriaEnvioCampaignTrigger(campaign_id="x")
-    seen.append(repr(trigger.serialize()))
+    seen.append(repr(CriaEnvioCampaignTrigger(campaign_id="x").serialize()))
+    seen.append(repr(_delivery_trigger().serialize()))
     seen.extend(str(e) for e in events)
     seen.extend(r.getMessage() for r in log_records)
     captured = capsys.readouterr()
