@@ -28,7 +28,21 @@ def to_local(value: datetime | date | str, tz: str, *, field: str = "value") -> 
     Accepts aware or naive ``datetime`` (naive = already local), ``date`` (midnight local), and ISO-8601
     strings (with or without offset). Anything else raises :class:`EmailBRInputError` naming ``field``.
     """
-    zone = pendulum.timezone(tz)
+    try:
+        zone = pendulum.timezone(tz)
+    except (ValueError, TypeError) as err:  # InvalidTimezone is a ValueError
+        raise EmailBRInputError(
+            f"{field}: time zone {tz!r} is not an IANA zone name, e.g. {DEFAULT_TIMEZONE}"
+        ) from err
+    try:
+        return _to_local(value, zone, field)
+    except OverflowError as err:  # an offset that pushes year 1 or 9999 out of range
+        raise EmailBRInputError(
+            f"{field}: {value!r} is out of the supported date range (years 1 to 9999 in {tz})"
+        ) from err
+
+
+def _to_local(value: datetime | date | str, zone: Any, field: str) -> DateTime:
     if isinstance(value, datetime):
         if value.tzinfo is None:  # the same rule as for strings: a skipped or repeated local time resolves
             return pendulum.datetime(  # the way pendulum.parse does (after the transition)
@@ -47,8 +61,10 @@ def to_local(value: datetime | date | str, tz: str, *, field: str = "value") -> 
     if isinstance(value, str):
         text = value.strip()
         try:
-            parsed: Any = pendulum.parse(text, tz=zone, strict=False)
-        except (ValueError, TypeError, pendulum.parsing.exceptions.ParserError) as err:
+            # strict: ISO-8601 only; the lenient fallback read "1" as the 1st of this month and
+            # "01/02/2025" as 2 January (US order), silently
+            parsed: Any = pendulum.parse(text, tz=zone, strict=True)
+        except (ValueError, TypeError, OverflowError, pendulum.parsing.exceptions.ParserError) as err:
             raise EmailBRInputError(
                 f"{field}: {value!r} is not a date-time; use ISO-8601, e.g. 2026-11-23T09:30:00-03:00"
             ) from err

@@ -34,6 +34,8 @@ def _special_use() -> frozenset[str]:
 
 def normalise_email(value: str) -> str:
     """Return the address trimmed, with its domain lower-cased, or raise :class:`InvalidEmail`."""
+    if not isinstance(value, str):
+        raise InvalidEmail(f"expected text, got {type(value).__name__}")
     text = value.strip()
     match = _FAST.fullmatch(text)
     if match is not None and len(text) <= MAX_ADDRESS and len(match.group(1)) <= MAX_LOCAL:

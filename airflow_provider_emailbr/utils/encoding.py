@@ -23,6 +23,21 @@ def _scalar(value: Any) -> str:
     return str(value)
 
 
+def unsendable_text(value: Any) -> str | None:
+    """The first character of ``value`` that no request can carry (a lone surrogate), or ``None``.
+
+    JSON escapes such as ``"\\ud800"`` produce such strings; UTF-8 cannot encode them, so a request holding
+    one cannot be built. Validators call this to refuse the value with a message naming its field.
+    """
+    if not isinstance(value, str) or value.isascii():
+        return None
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as err:
+        return value[err.start : err.end]
+    return None
+
+
 def php_form_pairs(data: Mapping[str, Any], prefix: str = "") -> list[tuple[str, str]]:
     """Flatten nested mappings and sequences into PHP bracket keys, in order.
 

@@ -69,7 +69,9 @@ class RowWriter:
     """Write dict rows to CSV (header from ``columns``) or JSON Lines, one row at a time.
 
     Use as a context manager; ``append=True`` adds to an existing file (a CSV header is then written only
-    when the file was empty). Counts rows written in :attr:`rows`.
+    when the file was empty). Counts rows written in :attr:`rows`. ``atomic=True`` writes to a sibling
+    ``<name>.partial`` and moves it over ``path`` only when the block ends without an error, so a failed
+    task never leaves a partial file where a complete one is expected (an earlier complete file stays).
     """
 
     def __init__(
@@ -80,13 +82,18 @@ class RowWriter:
         fmt: str | None = None,
         conn_id: str | None = None,
         append: bool = False,
+        atomic: bool = False,
     ) -> None:
+        if atomic and append:
+            raise EmailBRInputError("a RowWriter cannot both append and replace atomically")
         self.path = as_path(path, conn_id)
         self.format = detect_format(path, fmt, field="output format")
         if self.format == "csv" and not columns:
             raise EmailBRInputError("CSV output needs its columns")
         self.columns = list(columns or [])
         self.append = append
+        self.atomic = atomic
+        self._target = self.path.with_name(self.path.name + ".partial") if atomic else self.path
         self.rows = 0
         self._handle: IO[str] | None = None
         self._csv: Any = None
@@ -94,7 +101,11 @@ class RowWriter:
     def __enter__(self) -> RowWriter:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         had_content = self.append and self.path.exists() and self.path.stat().st_size > 0
-        self._handle = self.path.open("a" if self.append else "w", encoding="utf-8", newline="")
+        # text that UTF-8 cannot encode (a lone surrogate, from a JSON escape such as \ud800) is written
+        # backslash-escaped: never a crash halfway through a report
+        self._handle = self._target.open(
+            "a" if self.append else "w", encoding="utf-8", errors="backslashreplace", newline=""
+        )
         if self.format == "csv":
             self._csv = csv.DictWriter(self._handle, fieldnames=self.columns, extrasaction="ignore")
             if not had_content:
@@ -107,7 +118,7 @@ class RowWriter:
         if self.format == "csv":
             self._csv.writerow({k: neutralise_formula(_cell(row.get(k))) for k in self.columns})
         else:
-            self._handle.write(json.dumps(dict(row), ensure_ascii=False, default=str) + "\n")
+            self._handle.write(json_line(row) + "\n")
         self.rows += 1
 
     def flush(self) -> None:
@@ -120,10 +131,25 @@ class RowWriter:
         for row in rows:
             self.write(row)
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
         if self._handle is not None:
             self._handle.close()
             self._handle = None
+        if self.atomic:
+            if exc_type is None:
+                self._target.replace(self.path)
+            else:
+                self._target.unlink(missing_ok=True)
+
+
+#: Characters JSON leaves unescaped that many line readers (Python's ``str.splitlines``, some editors and
+#: log shippers) take for line ends; escaping them keeps one record per line for every reader.
+_LINE_BREAKING = str.maketrans({"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"})
+
+
+def json_line(record: Mapping[str, Any]) -> str:
+    """One JSON Lines record: compact UTF-8 JSON with no character any reader could split the line on."""
+    return json.dumps(dict(record), ensure_ascii=False, default=str).translate(_LINE_BREAKING)
 
 
 def _cell(value: Any) -> Any:
@@ -135,21 +161,42 @@ def _cell(value: Any) -> Any:
 def iter_jsonl(
     path: str | Path | ObjectStoragePath, *, conn_id: str | None = None
 ) -> Iterator[dict[str, Any]]:
-    """Yield each JSON object of a JSON Lines file; a missing file yields nothing; a bad line is an error."""
+    """Yield each JSON object of a JSON Lines file; a missing file yields nothing; a bad line is an error.
+
+    A leading UTF-8 BOM is ignored. Bytes that are not UTF-8, a line that is not JSON (or nested too deeply
+    to parse) and a value that is not an object raise :class:`EmailBRInputError` naming the line.
+    """
     target = as_path(path, conn_id)
     if not target.exists():
         return
-    with target.open("r", encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
+    number = 0
+    with target.open("rb") as raw:
+        for data in raw:  # bytes up to each \n; a raw \r (never inside a JSON text) also ends a line
             try:
-                value = json.loads(line)
-            except ValueError as err:
-                raise EmailBRInputError(f"{target}: line {number} is not valid JSON ({err})") from None
-            if not isinstance(value, dict):
-                raise EmailBRInputError(f"{target}: line {number} is not a JSON object")
-            yield value
+                text = data.decode("utf-8-sig" if number == 0 else "utf-8")
+            except UnicodeDecodeError as err:
+                raise EmailBRInputError(
+                    f"{target}: line {number + 1} is not UTF-8 text (byte {err.start} of the line); write "
+                    "the file as UTF-8"
+                ) from None
+            for line in text.replace("\r\n", "\n").split("\r"):
+                number += 1
+                yield from _jsonl_object(target, number, line)
+
+
+def _jsonl_object(target: Any, number: int, line: str) -> Iterator[dict[str, Any]]:
+    """The JSON object of one line (nothing for a blank line), or :class:`EmailBRInputError`."""
+    if line.strip():
+        try:
+            value = json.loads(line)
+        except (ValueError, RecursionError) as err:
+            reason = "nested too deeply" if isinstance(err, RecursionError) else str(err)[:200]
+            raise EmailBRInputError(f"{target}: line {number} is not valid JSON ({reason})") from None
+        if not isinstance(value, dict):
+            raise EmailBRInputError(
+                f"{target}: line {number} is not a JSON object (got {type(value).__name__})"
+            )
+        yield value
 
 
 def open_text(

@@ -59,3 +59,23 @@ def test_open_text_strips_bom_and_reads_latin1(tmp_path):
     assert handle.readline() == "a@x.com;João\n"
     with pytest.raises(EmailBRInputError, match="does not exist"):
         open_text(tmp_path / "nope.csv")
+
+
+@pytest.mark.parametrize("uri", [False, True], ids=["path", "file-uri"])
+def test_atomic_writer_replaces_the_file_only_when_the_block_succeeds(tmp_path, uri):
+    target = tmp_path / "relatorio.csv"
+    where = f"file://{target}" if uri else target
+    with RowWriter(where, columns=["a"], atomic=True) as writer:
+        writer.write({"a": 1})
+        assert not target.exists()  # nothing where the complete file is expected until the end
+    assert target.read_bytes() == b"a\r\n1\r\n"
+    with pytest.raises(RuntimeError), RowWriter(where, columns=["a"], atomic=True) as writer:
+        writer.write({"a": 2})
+        raise RuntimeError("the export failed half-way")
+    assert target.read_bytes() == b"a\r\n1\r\n"  # the earlier complete file is untouched
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["relatorio.csv"]  # no partial file left
+
+
+def test_atomic_writer_cannot_append():
+    with pytest.raises(EmailBRInputError, match="append"):
+        RowWriter("x.jsonl", append=True, atomic=True)
