@@ -31,12 +31,18 @@ MAX_EXCERPT_CHARS = 300
 
 
 def excerpt(text: str | bytes | None, limit: int = MAX_EXCERPT_CHARS) -> str:
-    """Return a short, single-line excerpt of a response body for an error message."""
+    """Return a short, single-line excerpt of a response body for an error message.
+
+    Registered secrets are masked before the text is cut, so a cut never leaves part of a secret visible.
+    """
+    from airflow_provider_emailbr.utils.redaction import redact
+
     if text is None:
         return ""
+    window = limit * 4 + 4096  # redaction sees whole any secret that starts inside the part kept
     if isinstance(text, bytes):
-        text = text[: limit * 4].decode("utf-8", errors="replace")
-    text = " ".join(text.split())
+        text = text[:window].decode("utf-8", errors="replace")
+    text = " ".join(redact(text[:window])[: limit * 4].split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 

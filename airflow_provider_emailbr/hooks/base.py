@@ -26,6 +26,7 @@ from airflow_provider_emailbr.exceptions import (
     EmailBRAuthError,
     EmailBRConfigError,
     EmailBRError,
+    EmailBRInputError,
     EmailBRNotFoundError,
     EmailBRRateLimitError,
     EmailBRResponseError,
@@ -59,6 +60,9 @@ DEFAULT_MAX_RETRIES = 5
 DEFAULT_RETRY_BACKOFF = 1.0
 
 USER_AGENT = f"airflow-provider-emailbr/{__version__}"
+
+#: Largest answer body read (after content decoding); a longer one is refused without being read whole.
+MAX_RESPONSE_BYTES = 32 * 1024 * 1024
 
 #: Words that make an extra's value a secret (the same idea as Airflow's masker, which masks by key name).
 SENSITIVE_EXTRA_WORDS = ("password", "secret", "token", "api_key", "apikey", "private_key", "passphrase")
@@ -160,6 +164,8 @@ class EmailBRHook(BaseHook):
     required_fields: ClassVar[Mapping[str, str]] = {"password": "Password"}
     #: How list endpoints page.
     page_scheme: ClassVar[PageScheme | None] = None
+    #: Largest answer body accepted; a longer one fails fast with :class:`EmailBRResponseError`.
+    max_response_bytes: ClassVar[int] = MAX_RESPONSE_BYTES
 
     def __init__(
         self,
@@ -357,18 +363,36 @@ class EmailBRHook(BaseHook):
         json_body: Any = None,
         form: Mapping[str, Any] | None = None,
     ) -> PreparedCall:
-        """Build the request for ``endpoint`` with credentials placed where the vendor expects them."""
-        path = endpoint.path.format(**{k: quote(str(v), safe="") for k, v in (path_params or {}).items()})
-        call = PreparedCall(
-            endpoint=endpoint,
-            path=path,
-            url=self.settings.base_url + path,
-            params={k: v for k, v in (params or {}).items() if v is not None},
-            json=json_body,
-            form=form,
+        """Build the request for ``endpoint`` with credentials placed where the vendor expects them.
+
+        The body is encoded here, so a value that cannot be sent (text with a lone surrogate, an object JSON
+        cannot represent) is an :class:`EmailBRInputError` before anything goes out.
+        """
+        try:
+            path = endpoint.path.format(**{k: quote(str(v), safe="") for k, v in (path_params or {}).items()})
+            call = PreparedCall(
+                endpoint=endpoint,
+                path=path,
+                url=self.settings.base_url + path,
+                params={k: v for k, v in (params or {}).items() if v is not None},
+                json=json_body,
+                form=form,
+            )
+            self._authorize(call)
+            for value in call.params.values():
+                str(value).encode("utf-8")
+            call.body()
+        except UnicodeEncodeError as err:
+            bad = err.object[err.start : err.end] if isinstance(err.object, str) else ""
+            problem = f"text with a character UTF-8 cannot encode ({bad!r}, a lone surrogate)"
+        except (TypeError, ValueError, RecursionError) as err:
+            problem = f"a value JSON cannot represent ({str(err)[:120]})"
+        else:
+            return call
+        raise EmailBRInputError(  # raised outside the except block: the body is not chained into it
+            f"{self.platform} {endpoint.method} {endpoint.path}: the request holds {problem}; "
+            "nothing was sent"
         )
-        self._authorize(call)
-        return call
 
     def _authorize(self, call: PreparedCall) -> None:
         """Put the credentials on ``call`` (headers, query or body). Subclasses must override."""
@@ -426,12 +450,20 @@ class EmailBRHook(BaseHook):
                 headers=headers,
                 timeout=self.timeout,
                 allow_redirects=False,
+                stream=True,  # the body is read under max_response_bytes, never whole whatever its size
             )
-            body = response.content
+            try:
+                body, complete = _read_capped(
+                    response.iter_content(65536), response.headers, self.max_response_bytes
+                )
+            finally:
+                response.close()
         except requests.RequestException as exc:
             failure = self._transport_error(call, exc)
         if failure is not None:
             raise failure  # raised outside the except block: the original (with the URL) is not chained
+        if not complete:
+            raise self._too_large(call, response.status_code, response.headers, body)
         try:
             return self.handle_response(call, response.status_code, response.headers, body)
         except EmailBRRateLimitError as err:
@@ -481,7 +513,7 @@ class EmailBRHook(BaseHook):
         connect, read = self.timeout
         failure: EmailBRTransportError | None = None
         try:
-            response = await shared_async_client().request(
+            async with shared_async_client().stream(
                 call.endpoint.method,
                 call.url,
                 params=call.params or None,
@@ -489,13 +521,32 @@ class EmailBRHook(BaseHook):
                 headers=headers,
                 timeout=httpx.Timeout(read, connect=connect),
                 follow_redirects=False,
-            )
-            body = response.content
+            ) as response:
+                body, complete = await _aread_capped(
+                    response.aiter_bytes(65536), response.headers, self.max_response_bytes
+                )
         except httpx.HTTPError as exc:
             failure = self._async_transport_error(call, exc)
         if failure is not None:
             raise failure
+        if not complete:
+            raise self._too_large(call, response.status_code, response.headers, body)
         return self.handle_response(call, response.status_code, response.headers, body)
+
+    def _too_large(
+        self, call: PreparedCall, status: int, headers: Mapping[str, str], head: bytes
+    ) -> EmailBRApiError:
+        """The error for an answer longer than :attr:`max_response_bytes` (its start as the excerpt)."""
+        declared = headers.get("Content-Length") or headers.get("content-length")
+        size = f"{declared} bytes announced" if declared else "more than that sent"
+        return self.api_error(
+            call,
+            status,
+            headers=headers,
+            detail=f"answer larger than the {self.max_response_bytes:,}-byte limit ({size}), not read: "
+            f"{excerpt(head)}",
+            error_class=EmailBRResponseError if status < 400 else None,
+        )
 
     def _async_transport_error(self, call: PreparedCall, exc: BaseException) -> EmailBRTransportError:
         """Classify an ``httpx`` failure like :meth:`_transport_error` does for ``requests``."""
@@ -503,7 +554,11 @@ class EmailBRHook(BaseHook):
 
         import httpx
 
-        cause = exc.__cause__ or exc.__context__
+        cause: BaseException | None = exc  # httpx wraps httpcore's error, which wraps the ssl one
+        for _ in range(5):
+            cause = cause.__cause__ or cause.__context__ if cause is not None else None
+            if cause is None or isinstance(cause, ssl.SSLError):
+                break
         if isinstance(cause, ssl.SSLError):
             sent, what, permanent = False, "TLS handshake failed", True
         elif isinstance(exc, (httpx.ConnectError, httpx.PoolTimeout)):
@@ -628,8 +683,9 @@ class EmailBRHook(BaseHook):
             platform=self.platform,
             endpoint=call.path,
             status=status,
-            vendor_code=vendor_code,
-            vendor_message=redact(vendor_message) if vendor_message else None,
+            # what the vendor put in its envelope is redacted first (it may echo the key), then bounded
+            vendor_code=excerpt(redact(vendor_code), 60) if vendor_code else None,
+            vendor_message=excerpt(redact(vendor_message)) if vendor_message else None,
             detail=redact(detail) if detail else None,
             retry_after=retry_after,
         )
@@ -662,6 +718,20 @@ class EmailBRHook(BaseHook):
         """Run the connection test's call and return a sentence saying what succeeded."""
         raise EmailBRConfigError(f"{type(self).__name__} has no connection test")
 
+    def _probe_answer(self, answer: Any, endpoint: str) -> Any:
+        """``answer`` when it is a non-empty JSON object; an empty or odd answer fails the connection test.
+
+        An empty HTTP 200 (a proxy, a maintenance page without a body) must not pass for the vendor.
+        """
+        if not isinstance(answer, Mapping) or not answer:
+            raise EmailBRResponseError(
+                platform=self.platform,
+                endpoint=endpoint,
+                status=None,
+                detail=f"expected a JSON object, got {excerpt(json.dumps(answer, default=str), 80)}",
+            )
+        return answer
+
 
 def _error_class_for_status(status: int | None) -> type[EmailBRApiError]:
     if status in (401, 403):
@@ -693,6 +763,37 @@ def _number(
     if number < 0:
         raise EmailBRConfigError(f"Connection {conn_id!r}: extra {key!r} must not be negative, got {value!r}")
     return number
+
+
+def _declared_too_large(headers: Mapping[str, str], limit: int) -> bool:
+    declared = headers.get("Content-Length") or headers.get("content-length") or ""
+    return declared.strip().isdigit() and int(declared) > limit
+
+
+def _read_capped(chunks: Iterator[bytes], headers: Mapping[str, str], limit: int) -> tuple[bytes, bool]:
+    """``(body, True)``, or ``(its first bytes, False)`` when it is longer than ``limit`` bytes."""
+    if _declared_too_large(headers, limit):
+        return next(iter(chunks), b"")[:4096], False
+    parts: list[bytes] = []
+    size = 0
+    for chunk in chunks:
+        parts.append(chunk)
+        size += len(chunk)
+        if size > limit:
+            return parts[0][:4096], False
+    return b"".join(parts), True
+
+
+async def _aread_capped(chunks: Any, headers: Mapping[str, str], limit: int) -> tuple[bytes, bool]:
+    """The asynchronous twin of :func:`_read_capped` (``chunks`` is an async iterator of bytes)."""
+    parts: list[bytes] = []
+    size = 0
+    async for chunk in chunks:
+        parts.append(chunk)
+        size += len(chunk)
+        if size > limit or _declared_too_large(headers, limit):
+            return parts[0][:4096], False
+    return b"".join(parts), True
 
 
 _async_clients: dict[int, Any] = {}

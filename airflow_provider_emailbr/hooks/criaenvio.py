@@ -449,7 +449,7 @@ class CriaEnvioHook(EmailBRHook):
     # ------------------------------------------------------------------ test connection
 
     def _probe(self) -> str:
-        self.search_senders(page=1, number=1)
+        self._probe_answer(self.search_senders(page=1, number=1), "remetentes")
         return "CriaEnvio key accepted: searched senders (GET /remetentes)."
 
 

@@ -12,6 +12,7 @@ import base64
 import mimetypes
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from email.utils import formataddr
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from airflow_provider_emailbr.exceptions import (
     EmailBRValidationError,
 )
 from airflow_provider_emailbr.hooks.base import EmailBRHook, Endpoint, PreparedCall
+from airflow_provider_emailbr.utils.encoding import unsendable_text
 
 MAX_BATCH_MESSAGES = 500
 MAX_RECIPIENTS_PER_MESSAGE = 20
@@ -79,10 +81,16 @@ class EmailManagerHook(EmailBRHook):
     def _check_payload(
         self, call: PreparedCall, status: int, headers: Mapping[str, str], payload: Any, body: bytes
     ) -> None:
-        if status < 400 or not isinstance(payload, Mapping) or "ErrorCode" not in payload:
+        if not isinstance(payload, Mapping) or "ErrorCode" not in payload:
             return
         code = _int(payload.get("ErrorCode"))
-        error_class = EmailBRAuthError if status == 401 else _ERROR_CLASSES.get(code)
+        if status < 400:
+            if code in (0, None):
+                return  # the success envelope (ErrorCode 0)
+            # the error envelope inside an HTTP 200 (the vendor documents 401/422; a proxy may not)
+            error_class = _ERROR_CLASSES.get(code) or EmailBRValidationError
+        else:
+            error_class = EmailBRAuthError if status == 401 else _ERROR_CLASSES.get(code)
         if error_class is None and status == 422:
             error_class = EmailBRValidationError
         raise self.api_error(
@@ -111,12 +119,12 @@ class EmailManagerHook(EmailBRHook):
     ) -> dict[str, Any]:
         """Build one message in the vendor's format from Pythonic arguments (validated).
 
-        ``from_email`` defaults to the connection's ``from_email`` extra; addresses may be ``"Name" <addr>``.
+        ``from_email`` defaults to :meth:`default_sender`; addresses may be ``"Name" <addr>``.
         Attachments are paths (read and base64-encoded, MIME type from the name) or ready mappings
         ``{"Name", "Content", "ContentType"}``.
         """
         message: dict[str, Any] = {
-            "From": from_email or self.extra("from_email"),
+            "From": from_email or self.default_sender(),
             "To": _join(to),
             "Subject": subject,
         }
@@ -127,12 +135,18 @@ class EmailManagerHook(EmailBRHook):
             "TextBody": text_body,
             "ReplyTo": reply_to,
             "Tag": tag,
-            "Headers": [{"Name": k, "Value": v} for k, v in headers.items()] if headers else None,
+            "Headers": _headers(headers) if headers else None,
             "Attachments": [_attachment(a) for a in attachments] if attachments else None,
         }
         message.update({k: v for k, v in optional.items() if v})
         validate_message(message)
         return message
+
+    def default_sender(self) -> str | None:
+        """The connection's default ``From``: ``from_email``, as ``"from_name" <from_email>`` when named."""
+        address = self.extra("from_email")
+        name = self.extra("from_name")
+        return formataddr((name, address)) if name and address else address
 
     def send_email(self, message: Mapping[str, Any]) -> dict[str, Any]:
         """Send one message (``POST /email``); never retried after a lost answer.
@@ -180,7 +194,7 @@ class EmailManagerHook(EmailBRHook):
         return self.call(ENDPOINTS["bounces"], params={"count": count, "offset": offset, **filters}) or {}
 
     def _probe(self) -> str:
-        self.delivery_stats()
+        self._probe_answer(self.delivery_stats(), "deliverystats")
         return "emailManager token accepted: GET /deliverystats answered."
 
 
@@ -189,6 +203,42 @@ def validate_message(message: Mapping[str, Any], *, where: str = "message") -> N
     unknown = sorted(set(message) - set(MESSAGE_FIELDS))
     if unknown:
         raise EmailBRInputError(f"{where}: unknown field(s) {unknown}; allowed: {', '.join(MESSAGE_FIELDS)}")
+    for key in ("From", "Subject", "HtmlBody", "TextBody", "ReplyTo", "Tag"):
+        value = message.get(key)
+        if value is not None and not isinstance(value, str):
+            raise EmailBRInputError(
+                f"{where}.{key}: expected text, got {type(value).__name__} {_short(value)}"
+            )
+        bad = unsendable_text(value)
+        if bad is not None:
+            raise EmailBRInputError(f"{where}.{key}: holds {bad!r}, a lone surrogate that is not a character")
+    for key in ("To", "Cc", "Bcc"):
+        value = message.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, (str, list, tuple)) or (
+            not isinstance(value, str) and not all(isinstance(i, str) for i in value)
+        ):
+            raise EmailBRInputError(
+                f"{where}.{key}: expected addresses as text or a list of texts, got {_short(value)}"
+            )
+        for address in split_addresses(value):
+            if "@" not in address or not address.isprintable():
+                raise EmailBRInputError(f"{where}.{key}: {_short(address)} is not an e-mail address")
+    for key, required in (
+        ("Headers", ("Name", "Value")),
+        ("Attachments", ("Name", "Content", "ContentType")),
+    ):
+        items = message.get(key)
+        if items is None:
+            continue
+        if not isinstance(items, (list, tuple)) or not all(
+            isinstance(i, Mapping) and all(isinstance(i.get(f), str) for f in required) for i in items
+        ):
+            raise EmailBRInputError(
+                f"{where}.{key}: expected a list of {{{', '.join(required)}}} objects with text values, got "
+                f"{_short(items)}"
+            )
     if not message.get("From"):
         raise EmailBRInputError(f"{where}.From: required (or set the connection's 'from_email' extra)")
     if not split_addresses(message.get("To")):
@@ -203,6 +253,17 @@ def validate_message(message: Mapping[str, Any], *, where: str = "message") -> N
             f"{where}: {total} recipients (To + Cc + Bcc) exceed emailManager's limit of "
             f"{MAX_RECIPIENTS_PER_MESSAGE} per message"
         )
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _headers(headers: Any) -> list[dict[str, Any]]:
+    if not isinstance(headers, Mapping):
+        raise EmailBRInputError(f"headers: expected a dict of header name to value, got {_short(headers)}")
+    return [{"Name": k, "Value": v} for k, v in headers.items()]
 
 
 def split_addresses(value: Any) -> list[str]:

@@ -23,6 +23,7 @@ from typing import Any
 
 from airflow_provider_emailbr.exceptions import EmailBRInputError
 from airflow_provider_emailbr.hooks.base import EmailBRHook, Endpoint, PreparedCall
+from airflow_provider_emailbr.utils.encoding import unsendable_text
 from airflow_provider_emailbr.utils.pagination import ENVIE_PAGES
 
 #: MIME types the vendor accepts by default; support can enable others (connection extra
@@ -247,13 +248,26 @@ class EnvieEmailHook(EmailBRHook):
             "subject": subject,
             "body": body,
         }
+        payload["plain_text"] = plain_text
+        not_text = [k for k, v in payload.items() if v is not None and not isinstance(v, str)]
+        if not_text:
+            raise EmailBRInputError(
+                f"envie.email send: {', '.join(not_text)} must be text, got "
+                f"{', '.join(type(payload[k]).__name__ for k in not_text)}"
+            )
+        if not plain_text:
+            del payload["plain_text"]
+        for key, value in payload.items():
+            bad = unsendable_text(value)
+            if bad is not None:
+                raise EmailBRInputError(
+                    f"envie.email send: {key} holds {bad!r}, a lone surrogate, not a character"
+                )
         missing = [k for k in SEND_REQUIRED if not str(payload.get(k) or "").strip()]
         if missing:
             raise EmailBRInputError(
                 f"envie.email send: missing {', '.join(missing)} (from_* default to the connection's extras)"
             )
-        if plain_text:
-            payload["plain_text"] = plain_text
         files = [
             a if isinstance(a, EnvieAttachment) else EnvieAttachment.from_path(a) for a in attachments or ()
         ]
@@ -323,7 +337,7 @@ class EnvieEmailHook(EmailBRHook):
         return parse_webhook_event(payload)
 
     def _probe(self) -> str:
-        self.show_lists(page=1, per_page=1)
+        self._probe_answer(self.show_lists(page=1, per_page=1), "lists/show")
         return "envie.email keys accepted: GET /lists/show answered."
 
 
@@ -332,8 +346,9 @@ def parse_webhook_event(payload: Mapping[str, Any] | str | bytes) -> EnvieWebhoo
     if isinstance(payload, (str, bytes)):
         try:
             payload = json.loads(payload)
-        except ValueError as err:
-            raise EmailBRInputError(f"webhook body is not JSON: {err}") from None
+        except (ValueError, RecursionError) as err:
+            reason = "nested too deeply" if isinstance(err, RecursionError) else str(err)[:200]
+            raise EmailBRInputError(f"webhook body is not JSON: {reason}") from None
     if not isinstance(payload, Mapping):
         raise EmailBRInputError(f"webhook body must be a JSON object, got {type(payload).__name__}")
     name = payload.get("event")

@@ -237,7 +237,7 @@ class IAgenteEmailHook(EmailBRHook):
     # ------------------------------------------------------------------ test connection
 
     def _probe(self) -> str:
-        page = self.list_groups(page=1)
+        page = self._probe_answer(self.list_groups(page=1), "group/list")
         return f"IAGENTEmail key accepted: group/list answered ({page.get('total', 0)} groups)."
 
 

@@ -27,6 +27,7 @@ from airflow_provider_emailbr.exceptions import (
 )
 from airflow_provider_emailbr.hooks.base import EmailBRHook, Endpoint, PreparedCall
 from airflow_provider_emailbr.utils.dates import DEFAULT_TIMEZONE, to_local
+from airflow_provider_emailbr.utils.encoding import unsendable_text
 
 #: Recipients per list (To, Cc, Bcc) in one call.
 MAX_RECIPIENTS = 100
@@ -402,7 +403,10 @@ def _ordered_rows(answer: Any) -> list[dict[str, Any]]:
 
 def message_size(body: Mapping[str, Any]) -> int:
     """Bytes the message will weigh: subject, bodies and base64 attachments (what the 50 MB limit covers)."""
-    size = sum(len(str(body.get(k, "")).encode("utf-8")) for k in ("assunto", "mensagem", "mensagemAlt"))
+    size = sum(  # surrogatepass: measuring never fails; unsendable text is refused when the request is built
+        len(str(body.get(k, "")).encode("utf-8", "surrogatepass"))
+        for k in ("assunto", "mensagem", "mensagemAlt")
+    )
     for attachment in (body.get("mensagemAnexos") or {}).values():
         size += len(attachment.get("content", ""))
     return size
@@ -411,6 +415,9 @@ def message_size(body: Mapping[str, Any]) -> int:
 def _text(field: str, value: Any) -> str:
     if not isinstance(value, str) or not value.strip():
         raise EmailBRInputError(f"{field}: a non-empty string is required")
+    bad = unsendable_text(value)
+    if bad is not None:
+        raise EmailBRInputError(f"{field}: holds {bad!r}, a lone surrogate that is not a character")
     return value
 
 
