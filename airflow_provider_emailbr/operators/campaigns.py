@@ -142,11 +142,21 @@ def _required_text(field: str, value: Any) -> str:
     return value
 
 
+def _optional_text(field: str, value: Any) -> str | None:
+    if value is not None and not isinstance(value, str):
+        raise EmailBRInputError(f"{field}: expected text, got {type(value).__name__} {value!r}")
+    return value
+
+
 def _id_list(field: str, value: Any) -> list[str]:
     """Ids or names from ``"a,b"`` or a sequence, stripped, without empties or duplicates."""
     if isinstance(value, str):
         items = value.split(",")
-    elif isinstance(value, Iterable):
+    elif isinstance(value, Iterable) and not isinstance(value, (Mapping, bytes)):
+        value = list(value)
+        bad = [v for v in value if not isinstance(v, (str, int)) or isinstance(v, bool)]
+        if bad:
+            raise EmailBRInputError(f"{field}: {bad[0]!r} is not a list id or name (text or a number)")
         items = [str(v) for v in value]
     else:
         raise EmailBRInputError(f"{field}: expected a comma-separated string or a list, got {value!r}")
@@ -275,13 +285,19 @@ class CriaEnvioCreateCampaignOperator(_CriaEnvioOperatorMixin, BaseOperator):
         key = idempotency_key(ti.dag_id, ti.task_id, ti.run_id, getattr(ti, "map_index", -1))
         first_try = (getattr(ti, "try_number", 1) or 1) <= 1
         hook = self.hook
+        name = _optional_text("name", self.name)
         fields = {
             "assunto": _required_text("subject", self.subject),
             "html": _required_text("html", self.html),
-            "nome": f"{(self.name or '').strip() or f'{ti.dag_id}.{ti.task_id}'} [{key}]",
+            "nome": f"{(name or '').strip() or f'{ti.dag_id}.{ti.task_id}'} [{key}]",
             "email_resposta": self._reply_to(),
-            "mensagem_descadastro": self.unsubscribe_message or None,
+            "mensagem_descadastro": _optional_text("unsubscribe_message", self.unsubscribe_message) or None,
         }
+        # the audience's shape is checked before the first request (its ids are checked against the API later)
+        if self.list_ids is not None:
+            _id_list("list_ids", self.list_ids)
+        else:
+            _id_list("list_names", self.list_names)
         start, past_error = self._schedule(hook, self.start_at, field="start_at", first_try=first_try)
         self.log.info("Idempotency key of this task instance: %s", key)
 

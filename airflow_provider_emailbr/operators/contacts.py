@@ -36,6 +36,7 @@ from airflow_provider_emailbr.exceptions import (
     EmailBRApiError,
     EmailBRInputError,
     EmailBRNotFoundError,
+    EmailBRResponseError,
     EmailBRTransportError,
     EmailBRValidationError,
 )
@@ -115,17 +116,29 @@ def iter_csv(handle: Iterable[str], delimiter: str | None) -> Iterator[dict[str,
         counts = {d: header.count(d) for d in CSV_DELIMITERS}
         delimiter = max(counts, key=counts.get) if max(counts.values()) else ","
     reader = csv.reader(itertools.chain([header], lines), delimiter=delimiter)
-    columns = [c.strip() for c in next(reader)]
+    columns = [c.strip() for c in _next_record(reader)]
     if len(set(columns)) != len(columns):
         duplicated = sorted({c for c in columns if columns.count(c) > 1})
         raise EmailBRInputError(f"CSV header repeats column(s) {duplicated}; each column must be unique")
-    for values in reader:
+    while (values := _next_record(reader)) is not None:
         if not any(values):
             continue  # blank line (or only delimiters)
         row: dict[str, Any] = dict(zip(columns, values, strict=False))
         if len(values) > len(columns):
             row["__extra_cells__"] = values[len(columns) :]
         yield row
+
+
+def _next_record(reader: Any) -> list[str] | None:
+    """The next CSV record, ``None`` at the end; a record the csv module cannot read is a clear error."""
+    try:
+        return next(reader)
+    except StopIteration:
+        return None
+    except csv.Error as err:  # e.g. a gigantic cell beyond csv.field_size_limit()
+        raise EmailBRInputError(
+            f"the CSV source cannot be read at line {reader.line_num} ({err}); fix or remove that line"
+        ) from None
 
 
 def iter_jsonl_rows(handle: Iterable[str]) -> Iterator[Any]:
@@ -433,11 +446,17 @@ class BaseImportContactsOperator(BaseOperator):
                     f"field_mapping: expected a dict, got {type(self.field_mapping).__name__}"
                 )
             known = {f.name for f in self.fields_spec}
-            unknown = sorted(set(self.field_mapping) - known)
+            unknown = sorted(set(map(str, self.field_mapping)) - known)
             if unknown:
                 raise EmailBRInputError(
                     f"field_mapping: unknown {self.platform} field(s) {unknown}; allowed: {sorted(known)}"
                 )
+            for name, column in self.field_mapping.items():
+                if not isinstance(column, str) or not column.strip():
+                    raise EmailBRInputError(
+                        f"field_mapping[{name!r}]: expected a source column name, got "
+                        f"{type(column).__name__} {str(column)[:80]!r}"
+                    )
 
     # ------------------------------------------------------------------ reading
 
@@ -562,7 +581,7 @@ class BaseImportContactsOperator(BaseOperator):
             if type(value) is str and spec.kind == "text":  # the common case, kept cheap
                 value = value.strip()
                 if value:
-                    fields[spec.name] = value
+                    fields[spec.name] = value if value.isascii() else _unicode(spec.name, value)
                 continue
             value = _normalise_value(spec, value)
             if value is not None:
@@ -659,7 +678,21 @@ def _normalise_value(spec: FieldSpec, value: Any) -> Any:
 def _text(name: str, value: Any) -> str:
     if isinstance(value, (dict, list, tuple, set)):
         raise RowRejected("invalid_value", f"{name}: expected text, got {type(value).__name__}")
-    return str(value).strip()
+    text = str(value).strip()
+    return text if text.isascii() else _unicode(name, text)
+
+
+def _unicode(name: str, text: str) -> str:
+    """``text`` if UTF-8 can encode it; a lone surrogate (a JSON ``\\ud800`` escape) rejects the row."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as err:
+        raise RowRejected(
+            "invalid_value",
+            f"{name}: holds {text[err.start : err.end]!r} at position {err.start}, a lone surrogate that is "
+            "not a character; only valid Unicode text can be sent",
+        ) from None
+    return text
 
 
 def _raw_email(raw: Any) -> str:
@@ -960,9 +993,9 @@ class CriaEnvioImportContactsOperator(BaseImportContactsOperator):
             elif self.dry_run:
                 self.log.info("dry run: list %r would be created", name)
             else:
-                created = self.hook.create_list(nome=name)["data"]
-                self.log.info("created CriaEnvio list %r (id %s)", name, created.get("id"))
-                ids.append(str(created.get("id")))
+                created_id = _created_id(self.hook.create_list(nome=name), "listas")
+                self.log.info("created CriaEnvio list %r (id %s)", name, created_id)
+                ids.append(created_id)
         return ids
 
     def _resolve_fields(self) -> dict[str, str]:
@@ -982,7 +1015,7 @@ class CriaEnvioImportContactsOperator(BaseImportContactsOperator):
             elif self.dry_run:
                 self.log.info("dry run: custom field %r would be created", name)
             else:
-                resolved[name] = str(self.hook.create_field(nome=name)["data"]["id"])
+                resolved[name] = _created_id(self.hook.create_field(nome=name), "campos")
                 self.log.info("created CriaEnvio custom field %r (id %s)", name, resolved[name])
         return resolved
 
@@ -1041,7 +1074,7 @@ class CriaEnvioImportContactsOperator(BaseImportContactsOperator):
     def _create_or_find(self, contact: Contact, body: Mapping[str, Any]) -> tuple[str, str]:
         try:
             created = self.hook.create_contact(email=contact.email, **body)
-            return str(created["data"]["id"]), "created"
+            return _created_id(created, "contatos"), "created"
         except EmailBRValidationError as err:
             if "já existe" not in str(err.vendor_message or "").lower():
                 raise
@@ -1052,13 +1085,26 @@ class CriaEnvioImportContactsOperator(BaseImportContactsOperator):
         found = self.hook.find_contact_by_email(contact.email)
         if found is None:
             created = self.hook.create_contact(email=contact.email, **body)
-            return str(created["data"]["id"]), "created"
+            return _created_id(created, "contatos"), "created"
         contact_id = str(found["id"])
         if self.mode == "create_only":
             return contact_id, "kept"
         if body:
             self.hook.update_contact(contact_id, **body)
         return contact_id, "updated"
+
+
+def _created_id(answer: Any, endpoint: str) -> str:
+    """The id in CriaEnvio's ``{"data": {"id": ...}}`` answer to a create; any other answer is an error."""
+    data = answer.get("data") if isinstance(answer, Mapping) else None
+    if not isinstance(data, Mapping) or data.get("id") in (None, ""):
+        raise EmailBRResponseError(
+            platform="CriaEnvio",
+            endpoint=endpoint,
+            status=None,
+            detail=f"the answer to a create has no data.id: {json.dumps(answer, default=str)[:120]}",
+        )
+    return str(data["id"])
 
 
 __all__ = [

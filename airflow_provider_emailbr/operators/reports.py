@@ -281,7 +281,10 @@ def as_timedelta(value: timedelta | float | int, *, field: str, allow_zero: bool
     """A ``timedelta`` from a ``timedelta`` or a number of seconds, validated."""
     if isinstance(value, bool) or not isinstance(value, (timedelta, int, float)):
         raise EmailBRInputError(f"{field}: {value!r} is not a duration; use a timedelta or seconds")
-    delta = value if isinstance(value, timedelta) else timedelta(seconds=value)
+    try:
+        delta = value if isinstance(value, timedelta) else timedelta(seconds=value)
+    except (ValueError, OverflowError):  # NaN, infinity, more seconds than a timedelta holds
+        raise EmailBRInputError(f"{field}: {value!r} is not a usable number of seconds") from None
     if delta < timedelta(0) or (delta == timedelta(0) and not allow_zero):
         raise EmailBRInputError(f"{field}: {delta} must be {'zero or ' if allow_zero else ''}positive")
     return delta
@@ -330,7 +333,9 @@ class MailGridReportOperator(BaseOperator):
     :param wait_for_complete_window: wait until ``end + report_lag`` (default) or warn and go on.
     :param deferrable: wait by deferring (default); ``False`` sleeps in the worker (no triggerer needed).
     :param output_path: file to write (local path, URI or ``ObjectStoragePath``); ``None`` writes no file
-        (counts only, and the rows when ``return_rows``). Overwritten on every try. Templated.
+        (counts only, and the rows when ``return_rows``). Written to ``<name>.partial`` and moved into place
+        when the export completes, so a failed try leaves no partial file (an earlier complete one stays).
+        Templated.
     :param output_format: ``csv`` or ``jsonl``; default from the file's extension. Templated.
     :param output_conn_id: connection for an object-storage ``output_path`` (``s3://``, ``gs://`` …).
     :param return_rows: put the rows in the XCom too (mind the XCom backend's size limits).
@@ -530,6 +535,7 @@ class MailGridReportOperator(BaseOperator):
                 columns=REPORT_COLUMNS,
                 fmt=self.output_format,
                 conn_id=self.output_conn_id,
+                atomic=True,
             )
             if self.output_path
             else None

@@ -72,7 +72,7 @@ from airflow_provider_emailbr.hooks.mailgrid import (
 )
 from airflow_provider_emailbr.utils.emailer import EmailBRSendError, name_some, split_addresses
 from airflow_provider_emailbr.utils.privacy import mask_email
-from airflow_provider_emailbr.utils.storage import as_path
+from airflow_provider_emailbr.utils.storage import as_path, json_line
 
 if TYPE_CHECKING:
     from airflow.sdk import Context, ObjectStoragePath
@@ -210,7 +210,7 @@ class ResultsLog:
                 self.location,
                 name_some([str(n) for n in skipped], 10),
             )
-        self._lines = [json.dumps(r, ensure_ascii=False, default=str) for r in records]
+        self._lines = [json_line(r) for r in records]
         return records
 
     def latest(self, identity: RunIdentity) -> dict[str, dict[str, Any]]:
@@ -228,7 +228,7 @@ class ResultsLog:
         if self._lines is None:
             self.read()
         assert self._lines is not None
-        lines = [json.dumps(dict(r), ensure_ascii=False, default=str) for r in records]
+        lines = [json_line(r) for r in records]
         if not self.appendable:
             self._lines.extend(lines)
             self.path.write_text("\n".join(self._lines) + "\n", encoding="utf-8")
@@ -1019,6 +1019,12 @@ class _EmailManagerSendBase(EmailBRSendOperator):
         record = self.item_fields(item)
         if answer is None:
             return {**record, "outcome": UNKNOWN, "error": "emailManager's answer has no entry for it"}
+        if not isinstance(answer, Mapping) or "ErrorCode" not in answer:  # e.g. an empty HTTP 200
+            return {
+                **record,
+                "outcome": UNKNOWN,
+                "error": f"emailManager's answer has no ErrorCode for it: {_short(str(answer), 120)}",
+            }
         code = answer.get("ErrorCode")
         record.update(
             {
@@ -1230,7 +1236,7 @@ class EmailManagerBatchSendOperator(_EmailManagerSendBase):
         raw = self._load()
         if not raw:
             raise EmailBRInputError("messages: no message to send")
-        sender = self.from_email or self.hook.extra("from_email")
+        sender = self.from_email or self.hook.default_sender()
         messages = []
         for index, message in enumerate(raw):
             if not isinstance(message, Mapping):
@@ -1351,13 +1357,20 @@ class EnvieEmailSendOperator(EmailBRSendOperator):
         value = self.to
         if isinstance(value, str) or value is None:
             return [(a, None) for a in split_addresses(value, field="to")]
+        if isinstance(value, Mapping) or not isinstance(value, Iterable):
+            value = [value]  # one {"email", "name"} mapping; anything else is refused below
         out: list[tuple[str, str | None]] = []
         seen: set[str] = set()
         for entry in value:
             if isinstance(entry, Mapping):
-                address, name = str(entry.get("email") or "").strip(), entry.get("name")
-                if "@" not in address:
-                    raise EmailBRInputError(f"to: {entry!r} has no valid 'email'")
+                address, name = entry.get("email"), entry.get("name")
+                found = split_addresses([address], field="to") if isinstance(address, str) else []
+                if len(found) != 1 or (name is not None and not isinstance(name, str)):
+                    raise EmailBRInputError(
+                        f"to: {_short(repr(entry), 80)} needs a valid 'email' (one address) and, optionally, "
+                        "a text 'name'"
+                    )
+                address = found[0]
             else:
                 found = split_addresses([entry], field="to")
                 if not found:
@@ -1410,7 +1423,19 @@ class EnvieEmailSendOperator(EmailBRSendOperator):
         body = dict(self._body)
         body["to_email"] = address
         body["to_name"] = name or address.split("@")[0]
-        answer = self._send_hook.send_body(body)  # an error answer raises; any other answer is acceptance
+        answer = self._send_hook.send_body(body)  # an error answer raises
+        if not isinstance(answer, Mapping) or answer.get("status") != "success":
+            # an answer that is neither an error nor the documented success (e.g. an empty HTTP 200): the
+            # message may or may not have been accepted, so it is unknown, never sent again automatically
+            return [
+                {
+                    "to": address,
+                    "message_id": None,
+                    "status": None,
+                    "outcome": UNKNOWN,
+                    "error": f"envie.email's answer is not a success: {_short(str(answer), 120)}",
+                }
+            ]
         return [
             {
                 "to": address,

@@ -106,12 +106,21 @@ def split_addresses(value: str | Iterable[str] | None, *, field: str = "to") -> 
         address = item.strip()
         if not address:
             continue
-        if "@" not in address:
+        if "@" not in address or not address.isprintable() or not _encodable(address):
             raise EmailBRInputError(f"{field}: {mask_email(address)!r} is not an e-mail address")
         if address.lower() not in seen:
             seen.add(address.lower())
             out.append(address)
     return out
+
+
+def _encodable(text: str) -> bool:
+    """Whether UTF-8 can encode ``text`` (a lone surrogate from a JSON escape cannot be sent)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 @dataclass(frozen=True)
@@ -287,8 +296,11 @@ class EmailManagerPlatform(Platform):
                 f"{MAX_RECIPIENTS_PER_MESSAGE} recipients per message"
             )
         name, address = email.sender
-        sender = address or hook.extra("from_email")
-        sender = formataddr((name, sender)) if name and sender else sender
+        if address is None and name is None:
+            sender = hook.default_sender()
+        else:
+            sender = address or hook.extra("from_email")
+            sender = formataddr((name, sender)) if name and sender else sender
         attachments = [attachment_from_bytes(a.name, a.content, a.mime) for a in email.attachments]
         groups = [email.to[:room]] + [
             email.to[i : i + MAX_RECIPIENTS_PER_MESSAGE]

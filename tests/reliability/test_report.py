@@ -62,6 +62,8 @@ def test_report_export(chaos: Chaos, fault: str, rate: float, seed: int, tmp_pat
         except Exception as err:  # checked to be precise
             assert_precise(err)
             failures.append(failure(err))
+            # a failed try leaves no partial export behind (the file appears only once complete)
+            assert sorted(p.name for p in tmp_path.iterdir()) == [], "a failed try left a file"
             chaos.settle()
     if summary is None:
         chaos.calm()
@@ -74,5 +76,6 @@ def test_report_export(chaos: Chaos, fault: str, rate: float, seed: int, tmp_pat
         rows = list(csv.DictReader(handle))
     written = Counter((r["message_id"], r["recipient"]) for r in rows)
     assert written == expected, "the report file does not hold exactly the window's rows once each"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.csv"]
     assert summary["rows"] == len(rows) == 40 and summary["window"]["sub_windows"] == 5
     assert len(chaos.sandbox.requests("mailgrid", path="/send")) == 2  # the export only read

@@ -160,3 +160,26 @@ def test_conn_id_comes_from_airflow_config_when_not_given(sandbox, configured):
     configured("envie_default")
     send_email("a@exemplo.com.br", "s", "x")
     assert len(sandbox.state("envie")["sent"]) == 1
+
+
+def test_emailmanager_connection_sender_name_is_used_when_the_call_gives_no_sender(
+    sandbox, configured, monkeypatch
+):
+    """The form's "Default sender name" reaches ``From`` as ``"Name" <addr>`` (the vendor's documented form)."""
+    import json
+
+    conn = json.loads(sandbox.conn_env["AIRFLOW_CONN_EMAILMANAGER_DEFAULT"])
+    conn["extra"] = {"from_email": SENDER_EMAIL, "from_name": "Equipe Dados"}
+    monkeypatch.setenv("AIRFLOW_CONN_EMAILMANAGER_NAMED", json.dumps(conn))
+    configured("emailmanager_named")
+    send_email(["oncall@exemplo.com.br"], "Aviso", "<p>oi</p>", conn_id="emailmanager_named")
+    send_email(
+        ["oncall@exemplo.com.br"],
+        "Aviso",
+        "<p>oi</p>",
+        conn_id="emailmanager_named",
+        from_email=f"Outra Equipe <{SENDER_EMAIL}>",
+    )
+    first, second = (call["body"]["From"] for call in sandbox.requests("emailmanager"))
+    assert first == f"Equipe Dados <{SENDER_EMAIL}>"
+    assert second == f"Outra Equipe <{SENDER_EMAIL}>"
