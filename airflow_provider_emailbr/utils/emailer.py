@@ -37,6 +37,7 @@ from airflow_provider_emailbr.exceptions import (
     EmailBRSendError,
     EmailBRTransportError,
 )
+from airflow_provider_emailbr.utils.encoding import unsendable_text
 from airflow_provider_emailbr.utils.privacy import mask_email
 
 if TYPE_CHECKING:
@@ -106,21 +107,12 @@ def split_addresses(value: str | Iterable[str] | None, *, field: str = "to") -> 
         address = item.strip()
         if not address:
             continue
-        if "@" not in address or not address.isprintable() or not _encodable(address):
+        if "@" not in address or not address.isprintable() or unsendable_text(address):
             raise EmailBRInputError(f"{field}: {mask_email(address)!r} is not an e-mail address")
         if address.lower() not in seen:
             seen.add(address.lower())
             out.append(address)
     return out
-
-
-def _encodable(text: str) -> bool:
-    """Whether UTF-8 can encode ``text`` (a lone surrogate from a JSON escape cannot be sent)."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 @dataclass(frozen=True)
