@@ -30,9 +30,29 @@ from airflow_provider_emailbr.utils.emailer import (
 )
 
 if TYPE_CHECKING:
+    from typing import TypedDict
+
     from airflow.sdk import Context, ObjectStoragePath
 
     from airflow_provider_emailbr.hooks.base import EmailBRHook
+
+    class _Recipients(TypedDict):
+        to: str | Iterable[str]
+
+    class NotifierOptions(_Recipients, total=False):
+        """The keyword arguments every notifier takes (see :class:`EmailBRNotifier`), for type checkers."""
+
+        subject: str | None
+        html_content: str | None
+        text_content: str | None
+        from_email: str | None
+        from_name: str | None
+        cc: str | Iterable[str] | None
+        bcc: str | Iterable[str] | None
+        reply_to: str | None
+        files: Iterable[str | Path | ObjectStoragePath] | None
+        context: Context | None
+
 
 #: Default subject: works for task callbacks (``ti``) and deadline alerts (``deadline``, ``dag_run`` dict).
 DEFAULT_SUBJECT = (

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from airflow_provider_emailbr.hooks.envie import EnvieEmailHook
 from airflow_provider_emailbr.notifications.base import EmailBRNotifier
 
 if TYPE_CHECKING:
-    from airflow.sdk import Context, ObjectStoragePath
+    from typing_extensions import Unpack
+
+    from airflow_provider_emailbr.notifications.base import NotifierOptions
 
 
 class EnvieEmailNotifier(EmailBRNotifier):
@@ -33,33 +33,10 @@ class EnvieEmailNotifier(EmailBRNotifier):
     def __init__(
         self,
         *,
-        to: str | Iterable[str],
-        subject: str | None = None,
-        html_content: str | None = None,
-        text_content: str | None = None,
-        from_email: str | None = None,
-        from_name: str | None = None,
-        cc: str | Iterable[str] | None = None,
-        bcc: str | Iterable[str] | None = None,
-        reply_to: str | None = None,
-        files: Iterable[str | Path | ObjectStoragePath] | None = None,
         envie_conn_id: str = EnvieEmailHook.default_conn_name,
-        context: Context | None = None,
+        **kwargs: Unpack[NotifierOptions],
     ) -> None:
-        super().__init__(
-            to=to,
-            subject=subject,
-            html_content=html_content,
-            text_content=text_content,
-            from_email=from_email,
-            from_name=from_name,
-            cc=cc,
-            bcc=bcc,
-            reply_to=reply_to,
-            files=files,
-            conn_id=envie_conn_id,
-            context=context,
-        )
+        super().__init__(conn_id=envie_conn_id, **kwargs)
 
 
 send_envie_email_notification = EnvieEmailNotifier
