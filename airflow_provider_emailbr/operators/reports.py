@@ -63,6 +63,8 @@ DELIVERED_TEXTS: frozenset[str] = frozenset({"entregue com sucesso", "entregue",
 
 #: Default sub-window length: one day bounds each answer while keeping the number of calls low.
 DEFAULT_MAX_WINDOW = timedelta(days=1)
+#: Most report queries (sub-windows) one export may make: a longer range is a mistake, refused up front.
+MAX_SUB_WINDOWS = 5000
 #: The vendor's reports lag about 10 minutes behind sends.
 DEFAULT_REPORT_LAG = timedelta(minutes=10)
 
@@ -453,6 +455,12 @@ class MailGridReportOperator(BaseOperator):
             raise EmailBRInputError(
                 f"end: {end.isoformat()} must be after start {start.isoformat()} (the window is [start, "
                 f"end)){hint}"
+            )
+        if (end - start) / self.max_window > MAX_SUB_WINDOWS:
+            raise EmailBRInputError(
+                f"start/end: {start.isoformat()} to {end.isoformat()} would take more than "
+                f"{MAX_SUB_WINDOWS:,} report queries of max_window={self.max_window}; export a shorter range "
+                "or raise max_window"
             )
         return start, end
 

@@ -399,6 +399,10 @@ def test_rewrites_the_file_on_a_new_try(mailgrid_conn, server, tmp_path):
         ({"output_format": "parquet"}, "output_format: 'parquet' is not supported"),
         ({"start": "ontem"}, "start: 'ontem' is not a date-time"),
         ({"end": "2026-05-01T08:00"}, r"end: .* must be after start"),
+        (
+            {"start": "2006-05-01T09:00"},  # twenty years of daily queries
+            "start/end: .* would take more than 5,000 report queries of max_window=1 day, 0:00:00",
+        ),
     ],
 )
 def test_invalid_input_is_refused_before_any_request(mailgrid_conn, server, kwargs, match):
