@@ -733,7 +733,7 @@ def _as_bool(value: Any, field: str) -> bool:
     raise EmailBRInputError(f"{field}: {value!r} is not a boolean (use True or False)")
 
 
-def _fingerprint(value: Any) -> str:
+def _content_digest(value: Any) -> str:
     """A short, stable hash of a JSON-able value (key order and spacing do not matter)."""
     canonical = json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
@@ -1007,7 +1007,7 @@ class _EmailManagerSendBase(EmailBRSendOperator):
             first_to = (split_message_addresses(message.get("To")) or ["?"])[0]
             items.append(
                 SendItem(
-                    key=f"{index}:{_fingerprint(message)}",
+                    key=f"{index}:{_content_digest(message)}",
                     label=f"message {index} to {mask_email(first_to)}",
                     data=(index, message),
                     slot=str(index),
