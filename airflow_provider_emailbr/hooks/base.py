@@ -786,12 +786,13 @@ def _read_capped(chunks: Iterator[bytes], headers: Mapping[str, str], limit: int
 
 async def _aread_capped(chunks: Any, headers: Mapping[str, str], limit: int) -> tuple[bytes, bool]:
     """The asynchronous twin of :func:`_read_capped` (``chunks`` is an async iterator of bytes)."""
+    announced_too_large = _declared_too_large(headers, limit)  # decided once, from the headers
     parts: list[bytes] = []
     size = 0
     async for chunk in chunks:
         parts.append(chunk)
         size += len(chunk)
-        if size > limit or _declared_too_large(headers, limit):
+        if announced_too_large or size > limit:
             return parts[0][:4096], False
     return b"".join(parts), True
 
