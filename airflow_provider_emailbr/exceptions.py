@@ -122,6 +122,15 @@ class EmailBRValidationError(EmailBRApiError):
     """The vendor refused the request's content (missing field, bad format, limit, business rule)."""
 
 
+class EmailBRRefusedError(EmailBRValidationError):
+    """The vendor understood the request and the credentials, and refused the operation on business grounds.
+
+    For example CriaEnvio's "not enough credits", "message already sent" or "cannot activate an unsubscribed
+    contact", which it answers with HTTP 401 like a bad key. Nothing was done; repeating the same call gets the
+    same answer.
+    """
+
+
 class EmailBRNotFoundError(EmailBRApiError):
     """The object (contact, list, campaign …) or the endpoint does not exist."""
 
