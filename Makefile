@@ -1,5 +1,6 @@
 # Two entry points, as in the README: `make demo` runs the main job, `make test` runs the tests.
-# Both create a virtualenv in .venv on first use and install the package with what it needs.
+# Both create a virtualenv in .venv on first use and install the package with what it needs, plus the sandbox
+# (its own distribution, in sandbox/): both in one pip call, so the local sandbox satisfies the `test` extra.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -7,10 +8,10 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test lint bench docs screenshots production-run clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml sandbox/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[test]"
+	$(BIN)/python -m pip install --quiet -e ./sandbox -e ".[test]"
 	touch $(STAMP)
 
 DOCS_STAMP := $(VENV)/.installed-docs
@@ -27,7 +28,7 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check airflow_provider_emailbr/hooks airflow_provider_emailbr/utils
+	$(BIN)/ruff format --check airflow_provider_emailbr/hooks airflow_provider_emailbr/utils sandbox
 
 bench: $(STAMP)
 	$(BIN)/python bench/import_cost.py
@@ -47,4 +48,4 @@ screenshots: $(DOCS_STAMP)
 	$(BIN)/python docs/screenshots/take_screenshots.py
 
 clean:
-	rm -rf $(VENV) build site *.egg-info
+	rm -rf $(VENV) build site *.egg-info sandbox/build sandbox/*.egg-info

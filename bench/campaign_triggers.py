@@ -58,7 +58,7 @@ os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="emailbr-bench-hom
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "CRITICAL")  # no per-poll log lines
 
-from airflow_provider_emailbr.sandbox import SandboxServer
+from emailbr_sandbox import SandboxServer
 
 MEMORY_TARGET_KB = 100.0
 STALL_TARGET_MS = 100.0

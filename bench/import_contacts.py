@@ -23,7 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from airflow_provider_emailbr.sandbox import SandboxServer
+from emailbr_sandbox import SandboxServer
 
 
 def write_csv(path: Path, rows: int) -> None:

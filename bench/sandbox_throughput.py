@@ -29,8 +29,8 @@ from urllib.parse import quote_plus
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from airflow_provider_emailbr.sandbox import SandboxServer
-from airflow_provider_emailbr.sandbox.constants import EMAILMANAGER_TOKEN, IAGENTE_KEY
+from emailbr_sandbox import SandboxServer
+from emailbr_sandbox.constants import EMAILMANAGER_TOKEN, IAGENTE_KEY
 
 TRIVIAL_TARGET = 2000
 CONTACTS_TARGET = 20000

@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="emailbr-bench-"))
 os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "ERROR")
 
-from airflow_provider_emailbr.sandbox import SandboxServer
+from emailbr_sandbox import SandboxServer
 
 
 @dataclass

@@ -37,7 +37,7 @@ def main() -> int:
             "AIRFLOW_HOME": str(work / "airflow"),
             "AIRFLOW__CORE__DAGS_FOLDER": str(work / "dags"),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__LOGGING__LOGGING_LEVEL": os.environ.get("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING"),
+            "AIRFLOW__LOGGING__LOGGING_LEVEL": os.environ.get("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING"),
             "AIRFLOW_VAR_EMAILBR_OUTPUT_DIR": str(output),
             "AIRFLOW_CONN_CRM_DB": json.dumps({"conn_type": "sqlite", "host": str(work / "crm.db")}),
         }
@@ -45,8 +45,8 @@ def main() -> int:
     sys.path.insert(0, str(REPO / "demo"))
     from make_crm import make_crm
 
-    from airflow_provider_emailbr.sandbox import SandboxServer
-    from airflow_provider_emailbr.sandbox.dagrun import ensure_metadata_db, run_dag
+    from emailbr_sandbox import SandboxServer
+    from emailbr_sandbox.dagrun import ensure_metadata_db, run_dag
 
     crm = make_crm(work / "crm.db")
     print(

@@ -684,7 +684,7 @@ def run(args: argparse.Namespace, work: Path, report: dict[str, Any], services: 
     sys.path.insert(0, str(REPO / "demo"))
     from make_crm import make_crm
 
-    from airflow_provider_emailbr.sandbox import SandboxServer
+    from emailbr_sandbox import SandboxServer
 
     phase = time.monotonic()
     pg = Postgres(postgres_bin_dir(), work / "postgres")

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_emailbr.sandbox.dagrun import DagRunResult, ensure_metadata_db, load_dag
-from airflow_provider_emailbr.sandbox.dagrun import run_dag as _run_dag
+from emailbr_sandbox.dagrun import DagRunResult, ensure_metadata_db, load_dag
+from emailbr_sandbox.dagrun import run_dag as _run_dag
 
 __all__ = ["DagRunResult", "ensure_metadata_db", "load_dag", "run_dag", "skip_without_dag_runs"]
 
@@ -28,6 +28,6 @@ def skip_without_dag_runs() -> None:
 
 
 def run_dag(dag_file: str | Path, dag_id: str, **test_kwargs: Any) -> DagRunResult:
-    """:func:`airflow_provider_emailbr.sandbox.dagrun.run_dag`, skipped where DAG runs are disabled."""
+    """:func:`emailbr_sandbox.dagrun.run_dag`, skipped where DAG runs are disabled."""
     skip_without_dag_runs()
     return _run_dag(dag_file, dag_id, **test_kwargs)

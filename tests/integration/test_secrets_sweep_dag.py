@@ -18,7 +18,7 @@ import requests
 from sqlalchemy import text
 from structlog.testing import capture_logs
 
-from airflow_provider_emailbr.sandbox.constants import (
+from emailbr_sandbox.constants import (
     CRIAENVIO_KEY,
     EMAILMANAGER_TOKEN,
     ENVIE_PRIVATE_KEY,

@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_emailbr.sandbox.client import SandboxClient
+from emailbr_sandbox.client import SandboxClient
 
 #: Seeds of the sandbox's fault RNG.
 SEEDS = (1, 2, 3)
@@ -149,7 +149,7 @@ class Chaos:
 @pytest.fixture(scope="session")
 def seeded_sandboxes() -> Iterator[Callable[[int], SandboxClient]]:
     """One sandbox process per seed, started on first use and stopped at the end of the session."""
-    from airflow_provider_emailbr.sandbox.server import SandboxServer
+    from emailbr_sandbox.server import SandboxServer
 
     servers: dict[int, SandboxServer] = {}
 

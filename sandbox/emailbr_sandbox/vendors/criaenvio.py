@@ -1,8 +1,9 @@
 """CriaEnvio emulation: contacts, lists, custom fields, senders, messages and campaigns (``/criaenvio/v1/…``).
 
-The key travels in the query parameter ``chave``; POST/PUT bodies are JSON. Errors are
-``{"error": {"code", "http_code", "message"}}`` with the vendor's codes and wording. Searches page by 30
-(``page``, ``number`` up to 100) with a ``pagination`` object.
+The key travels in the query parameter ``chave``. POST/PUT bodies are JSON, as the docs say, or form fields,
+as CriaEnvio's own PHP library and the Python client on PyPI send them (see :meth:`CriaEnvioVendor.body`).
+Errors are ``{"error": {"code", "http_code", "message"}}`` with the vendor's codes and wording. Searches page
+by 30 (``page``, ``number`` up to 100) with a ``pagination`` object.
 
 Campaign (``envio``) status is computed lazily from timestamps on every read:
 ``Em criação`` (first ``min(1 s, campaign_seconds / 10)``) → ``Agendado`` (until the scheduled start, whose
@@ -47,6 +48,8 @@ NO_CREDITS = (
     "adquira mais créditos e tente novamente."
 )
 CONTACT_STATUSES = ("ativos", "inativos", "descadastros", "todos")
+#: Body types read as form fields (what CriaEnvio's PHP library and the PyPI client send).
+FORM_CONTENT_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 DATE_TIME = "%Y-%m-%d %H:%M:%S"
 
 
@@ -196,11 +199,24 @@ class CriaEnvioVendor(Vendor):
         self.fail(400, f'Parâmetro "{name}" não preenchido corretamente.')
 
     def body(self, request: Request) -> dict[str, Any]:
-        """Return the JSON object body (an empty body is ``{}``); anything else is a 400."""
+        """Return the parameters of a POST/PUT body: a JSON object, or form fields (an empty body is ``{}``).
+
+        The docs ask for JSON with ``Content-Type: application/json``. CriaEnvio's own PHP library
+        (``criaenvio/biblioteca_criaenvio``, ``ConexaoCurl``) sends every POST and PUT as
+        ``http_build_query`` fields instead, custom fields nested as ``campos[<id>]=valor``, and the Python
+        client on PyPI (``py-criaenvio``) posts ``requests`` ``data=`` forms: the service evidently takes
+        both, so form bodies (urlencoded or multipart) are read like PHP's ``$_POST``, values as strings.
+        Any other content type, invalid JSON and a JSON body that is not an object are a 400, as before.
+        """
         if not request.body.strip():
             return {}
+        if request.content_type in FORM_CONTENT_TYPES:
+            return request.form()
         if "json" not in request.content_type:
-            self.detail("o corpo da requisição deve ser JSON (Content-Type: application/json).")
+            self.detail(
+                "o corpo da requisição deve ser JSON (Content-Type: application/json) ou um formulário "
+                "(application/x-www-form-urlencoded)."
+            )
         try:
             data = request.json()
         except BodyError:
@@ -605,7 +621,8 @@ class CriaEnvioVendor(Vendor):
         return json_response(OK)
 
     def _set_lists_active(self, request: Request, active: bool) -> Response:
-        ids = split_csv(request.query.get("id", ""))
+        # The docs put the ids in the query (``?id=a,b``); the PHP library sends ``id=a,b`` in the PUT body.
+        ids = split_csv(request.query.get("id", "")) or split_csv(self.body(request).get("id"))
         if not ids:
             self.fail(400, "Argumentos inválidos.")
         records = [self._find(self.lists, i) for i in ids]
@@ -614,11 +631,11 @@ class CriaEnvioVendor(Vendor):
         return json_response(OK)
 
     def list_activate(self, request: Request) -> Response:
-        """``PUT /grupos/ativar?id=a,b``."""
+        """``PUT /grupos/ativar?id=a,b`` (or ``id=a,b`` in the body)."""
         return self._set_lists_active(request, True)
 
     def list_deactivate(self, request: Request) -> Response:
-        """``PUT /grupos/desativar?id=a,b``."""
+        """``PUT /grupos/desativar?id=a,b`` (or ``id=a,b`` in the body)."""
         return self._set_lists_active(request, False)
 
     # -- custom fields ------------------------------------------------------------------------------------

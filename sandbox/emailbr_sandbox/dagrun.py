@@ -2,7 +2,7 @@
 
 For the demo, the provider's own tests and users' DAG tests against the sandbox::
 
-    from airflow_provider_emailbr.sandbox.dagrun import run_dag
+    from emailbr_sandbox.dagrun import run_dag
 
     result = run_dag("dags/my_pipeline.py", "my_pipeline")
     assert result.state == "success"

@@ -50,9 +50,15 @@ class MailgridVendor(Vendor):
     name = "mailgrid"
 
     def routes(self) -> None:
-        """``send/``, ``report/`` and ``consolidate/`` (the trailing slash is optional)."""
+        """``send/``, ``report/`` and ``consolidate/`` (the trailing slash is optional).
+
+        Also the older paths of MailGrid's own examples (``mailgridbr/api-json``), which post a send to the
+        API root (``…/api/``) and a report to ``…/api/report.php``.
+        """
         self.router.add("POST", "send", self.send)
+        self.router.add("POST", "", self.send)
         self.router.add("POST", "report", self.report)
+        self.router.add("POST", "report.php", self.report)
         self.router.add("POST", "consolidate", self.consolidate)
 
     # -- state --------------------------------------------------------------------------------------------

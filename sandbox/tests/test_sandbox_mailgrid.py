@@ -5,6 +5,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import pytest
+import requests
+
+from emailbr_sandbox.constants import MAILGRID_HOST, MAILGRID_PASSWORD, MAILGRID_USER
 
 MESSAGE = {"emailRemetente": "loja@exemplo.com.br", "assunto": "Pedido", "mensagem": "<p>Oi</p>"}
 WIDE = {"dataini": "2000-01-01", "horaini": "00:00", "datafim": "2100-12-31", "horafim": "23:59"}
@@ -20,6 +23,34 @@ def test_send_one_entry_per_recipient(api):
         assert entry["status"] == "MSG ENVIADA" and entry["codigo"] == "200" and entry["to"] == address
         assert len(entry["criptokey"]) == 32 and entry["id"]
     assert body["0"]["id"] != body["1"]["id"]
+
+
+def test_the_vendor_examples_request_shape(sb):
+    """MailGrid's examples (``mailgridbr/api-json``, ``python/envio.py`` and ``php/envio.php``) post a JSON
+    text with a line break between members, ``Content-Type: application/json`` and a meaningless
+    ``Authorization: Content-Type: application/json`` header, to ``…/api/send/``: accepted as is."""
+    data = (
+        f'{{"host_smtp": "{MAILGRID_HOST}","usuario_smtp": "{MAILGRID_USER}", "senha_smtp": '
+        f'"{MAILGRID_PASSWORD}", "emailRemetente": "loja@exemplo.com.br", "nomeRemetente": "Loja",'
+        '"emailDestino": ["postmaster@exemplo.com.br","dev@exemplo.com.br"], "assunto": "Teste de envio via '
+        'API JSON",\n"mensagem": "mensagem de teste da API JSON"}\n'
+    )
+    headers = {"Authorization": "Content-Type: application/json", "Content-Type": "application/json"}
+    answer = requests.post(sb.urls["mailgrid"] + "send/", headers=headers, data=data)
+    assert answer.status_code == 200
+    assert [(e["codigo"], e["to"]) for e in answer.json().values()] == [
+        ("200", "postmaster@exemplo.com.br"),
+        ("200", "dev@exemplo.com.br"),
+    ]
+
+
+def test_the_older_example_paths(api):
+    """Older versions of the same examples post the send to the API root (``exemplo_envio_em_php.php``:
+    ``https://painel.mailgrid.com.br/api/``) and the report to ``…/api/report.php`` (``python/relatorio.py``)."""
+    sent = api.mailgrid("", {**MESSAGE, "emailDestino": ["antigo@exemplo.com.br"]}).json()
+    assert (sent["0"]["codigo"], sent["0"]["to"]) == ("200", "antigo@exemplo.com.br")
+    rows = api.mailgrid("report.php", WIDE, host=False).json()
+    assert [row["email_para"] for row in rows.values()] == ["antigo@exemplo.com.br"]
 
 
 def test_trailing_slash_is_optional(api):

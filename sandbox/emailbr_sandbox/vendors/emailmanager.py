@@ -235,6 +235,11 @@ class EmailmanagerVendor(Vendor):
 
     @staticmethod
     def _attachments(value: Any) -> list[dict[str, Any]]:
+        """Check ``Attachments`` ``[{Name, Content (base64), ContentType}]``; return them without content.
+
+        Line breaks inside ``Content`` are allowed: the vendor's own Python client (``trans-python-v1``) sends
+        ``MIMEBase.get_payload()``, which is base64 wrapped at 76 characters. Other non-base64 text is a 300.
+        """
         if value is None:
             return []
         if not isinstance(value, list):
@@ -246,7 +251,7 @@ class EmailmanagerVendor(Vendor):
             ):
                 raise MessageError(300, f"{MESSAGES[300]} Anexos precisam de Name, Content e ContentType.")
             try:
-                size = len(base64.b64decode(item["Content"], validate=True))
+                size = len(base64.b64decode("".join(item["Content"].split()), validate=True))
             except (binascii.Error, ValueError) as exc:
                 raise MessageError(300, f"{MESSAGES[300]} Content do anexo não está em base64.") from exc
             kept.append({"Name": item["Name"], "ContentType": item["ContentType"], "Size": size})

@@ -19,7 +19,7 @@ from typing import Any
 
 from .constants import DEFAULT_TIMEZONE, VENDORS
 
-log = logging.getLogger("airflow_provider_emailbr.sandbox")
+log = logging.getLogger("emailbr_sandbox")
 
 ALNUM = string.digits + string.ascii_letters
 LOWER_ALNUM = string.digits + string.ascii_lowercase
@@ -27,15 +27,14 @@ ALL_VENDORS = "*"
 
 
 def load_timezone(name: str) -> tzinfo:
-    """Return the tzinfo called ``name`` (IANA name), from :mod:`zoneinfo` or, failing that, pendulum."""
-    try:
-        from zoneinfo import ZoneInfo
+    """Return the tzinfo called ``name`` (IANA name) from :mod:`zoneinfo`.
 
-        return ZoneInfo(name)
-    except Exception:  # no system tz database: pendulum ships its own
-        import pendulum
+    Without a system time-zone database, :mod:`zoneinfo` reads the ``tzdata`` package (a dependency of the
+    sandbox). An unknown name raises :class:`zoneinfo.ZoneInfoNotFoundError` (a ``KeyError``).
+    """
+    from zoneinfo import ZoneInfo
 
-        return pendulum.timezone(name)
+    return ZoneInfo(name)
 
 
 class Clock:

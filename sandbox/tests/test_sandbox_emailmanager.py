@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import base64
 import json
+from email import encoders
+from email.mime.base import MIMEBase
 
 import pytest
+import requests
+
+from emailbr_sandbox.constants import EMAILMANAGER_TOKEN
 
 MESSAGE = {
     "From": '"Loja" <remetente@exemplo.com.br>',
@@ -150,3 +155,46 @@ def test_reads_need_accept_but_not_content_type(api):
         headers={"X-Emailmanager-Server-Token": "sandbox-emailmanager-token", "Accept": "application/json"},
     )
     assert answer.status_code == 200 and json.loads(answer.text)["InactiveMails"] == 0
+
+
+def test_the_vendor_python_client_message_with_a_mime_attachment(api, sb):
+    """emailManager's own Python client (``emailmanager/trans-python-v1``, ``PMMail.send``) posts
+    ``json.dumps(to_json_message())`` with ``Accept`` and ``Content-Type: application/json``, the token header
+    and its ``User-agent``; an attachment given as a ``MIMEBase`` goes out as ``get_payload()``: base64
+    wrapped at 76 characters, line breaks included."""
+    part = MIMEBase("application", "pdf")
+    part.set_payload(bytes(range(256)) * 2)
+    encoders.encode_base64(part)
+    part.add_header("Content-Disposition", "attachment", filename="boleto.pdf")
+    content = part.get_payload()
+    assert "\n" in content  # what makes the wrapped payload differ from plain base64
+    message = {
+        "From": MESSAGE["From"],
+        "To": "cliente@exemplo.com.br",
+        "Subject": "Boleto",
+        "Cc": "financeiro@exemplo.com.br",
+        "Tag": "boleto",
+        "HtmlBody": "<p>Segue o boleto.</p>",
+        "Headers": [{"Name": "X-Pedido", "Value": "42"}],
+        "Attachments": [
+            {"Name": part.get_filename(), "Content": content, "ContentType": part.get_content_type()}
+        ],
+    }
+    answer = requests.post(
+        sb.emailmanager_url + "email",
+        data=json.dumps(message),
+        headers={
+            "Accept": "application/json",
+            "Content-Type": "application/json",
+            "X-Emailmanager-Server-Token": EMAILMANAGER_TOKEN,
+            "User-agent": "Python/3_11_0 (python-emailmanager library version 0.3.1)",
+        },
+    )
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["ErrorCode"] == 0
+    stored = sb.state("emailmanager")["messages"][-1]
+    assert stored["Attachments"] == [{"Name": "boleto.pdf", "ContentType": "application/pdf", "Size": 512}]
+
+    broken = {**message["Attachments"][0], "Content": content.replace("\n", "!")}
+    refused = api.em("POST", "email", {**message, "Attachments": [broken]})
+    assert refused.status_code == 422 and refused.json()["ErrorCode"] == 300

@@ -3,7 +3,7 @@
 Installed packages register it automatically (entry point ``pytest11`` → ``emailbr_sandbox``); do **not**
 also list it in ``pytest_plugins`` then (pytest refuses a module registered under two names). Without the
 entry point (e.g. ``PYTEST_DISABLE_PLUGIN_AUTOLOAD=1``), load it with
-``-p airflow_provider_emailbr.sandbox.pytest_plugin`` or ``pytest_plugins = [...]`` in a root conftest.
+``-p emailbr_sandbox.pytest_plugin`` or ``pytest_plugins = [...]`` in a root conftest.
 
 Importing this module starts nothing and imports nothing heavy; the sandbox subprocess is started the first
 time a test asks for the fixture, and stopped at the end of the session.
@@ -73,7 +73,7 @@ def sandbox_session(request: pytest.FixtureRequest) -> Iterator[SandboxClient]:
 def sandbox(sandbox_session: SandboxClient, monkeypatch: pytest.MonkeyPatch) -> SandboxClient:
     """The session sandbox, reset to its seeded initial state, with ``AIRFLOW_CONN_*`` set for this test.
 
-    Yields a :class:`~airflow_provider_emailbr.sandbox.client.SandboxClient`: ``url``, ``urls`` /
+    Yields a :class:`~emailbr_sandbox.client.SandboxClient`: ``url``, ``urls`` /
     ``iagente_url``…, ``credentials``, ``conn_env``, ``reset()``, ``state()``, ``requests(vendor=None)``,
     ``set_fault(...)``, ``clear_faults()``, ``config(...)``, ``advance(seconds)``, ``webhooks()``.
     """

@@ -29,7 +29,7 @@ from .vendors import VENDOR_CLASSES, Vendor
 from .webhooks import WebhookDispatcher
 from .wire import Request, Response, json_response
 
-log = logging.getLogger("airflow_provider_emailbr.sandbox")
+log = logging.getLogger("emailbr_sandbox")
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]

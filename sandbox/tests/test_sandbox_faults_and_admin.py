@@ -8,8 +8,8 @@ import time
 import pytest
 import requests
 
-from airflow_provider_emailbr.sandbox import SandboxError
-from airflow_provider_emailbr.sandbox.constants import SECRET_VALUES
+from emailbr_sandbox import SandboxError
+from emailbr_sandbox.constants import SECRET_VALUES
 
 
 def test_status_burst_for_the_next_n_requests_of_one_vendor(api, sb):

@@ -1,13 +1,19 @@
 """Fixtures of the sandbox's own tests: one sandbox subprocess per session, reset before each test.
 
 These tests deliberately do not use the ``sandbox`` fixture of the shipped pytest plugin (that one is
-exercised separately, the way an outside user would, in ``test_pytest_plugin.py``), so they run the same
-whether or not the package's ``pytest11`` entry point is installed.
+exercised separately, the way an outside user would, in ``test_sandbox_pytest_plugin.py``), so they run the
+same whether or not the package's ``pytest11`` entry point is installed.
+
+Layout: this folder has no ``__init__.py`` and its modules are named ``test_sandbox_*`` so that pytest can
+collect it in the same session as the provider's ``tests`` package (two packages named ``tests`` would
+collide). The tests import only :mod:`emailbr_sandbox`, never the provider.
 """
 
 from __future__ import annotations
 
+import os
 import socket
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -15,8 +21,8 @@ from typing import Any
 import pytest
 import requests
 
-from airflow_provider_emailbr.sandbox import SandboxClient, SandboxServer
-from airflow_provider_emailbr.sandbox.constants import (
+from emailbr_sandbox import SandboxClient, SandboxServer
+from emailbr_sandbox.constants import (
     CRIAENVIO_KEY,
     EMAILMANAGER_TOKEN,
     ENVIE_PRIVATE_KEY,
@@ -26,6 +32,10 @@ from airflow_provider_emailbr.sandbox.constants import (
     MAILGRID_PASSWORD,
     MAILGRID_USER,
 )
+
+# The one test that parses the connections with Airflow must not touch ~/airflow: a throw-away home.
+os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="emailbr-sandbox-airflow-home-"))
+os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 
 #: Start-up flags of the shared test sandbox (reset restores them before every test).
 SESSION_OPTIONS: dict[str, Any] = {"campaign_seconds": 2.0, "seed": 7}

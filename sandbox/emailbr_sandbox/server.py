@@ -1,6 +1,6 @@
 """Run the sandbox in a subprocess: :class:`SandboxServer` (a context manager).
 
-The server runs as ``python -m airflow_provider_emailbr.sandbox --port 0 …`` in its own process (so tests,
+The server runs as ``python -m emailbr_sandbox --port 0 …`` in its own process (so tests,
 benchmarks and the server do not share a GIL). Its output goes to a log file, which is polled for the ready
 line to learn the URL. The child exits when its stdin closes, so it never outlives the process that
 started it, even if that process is killed.
@@ -22,8 +22,9 @@ from typing import IO
 from .client import SandboxClient
 from .constants import READY_RE
 
-#: Directory holding the ``airflow_provider_emailbr`` package (added to the child's ``PYTHONPATH``).
-PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
+#: Directory holding the ``emailbr_sandbox`` package, added to the child's ``PYTHONPATH`` so that the child
+#: runs the same sandbox as its parent even when that one is not installed (a source checkout on sys.path).
+PACKAGE_ROOT = str(Path(__file__).resolve().parents[1])
 
 
 def _per_vendor_args(flag: str, value: float | Mapping[str, float] | None) -> list[str]:
@@ -109,7 +110,7 @@ class SandboxServer:
         handle, self.log_path = tempfile.mkstemp(prefix="emailbr-sandbox-", suffix=".log")
         self._log = os.fdopen(handle, "wb")
         self.process = subprocess.Popen(
-            [self.python, "-m", "airflow_provider_emailbr.sandbox", *self.args],
+            [self.python, "-m", "emailbr_sandbox", *self.args],
             stdin=subprocess.PIPE,
             stdout=self._log,
             stderr=subprocess.STDOUT,

@@ -7,10 +7,10 @@ import subprocess
 import sys
 import textwrap
 
-from airflow_provider_emailbr.sandbox.server import PACKAGE_ROOT
+from emailbr_sandbox.server import PACKAGE_ROOT
 
 USER_CONFTEST = """
-pytest_plugins = ["airflow_provider_emailbr.sandbox.pytest_plugin"]
+pytest_plugins = ["emailbr_sandbox.pytest_plugin"]
 """
 
 USER_TESTS = """
@@ -84,9 +84,9 @@ def test_plugin_in_a_users_project(tmp_path):
 
 def test_importing_the_plugin_starts_nothing_heavy():
     code = (
-        "import sys; import airflow_provider_emailbr.sandbox.pytest_plugin; "
-        "heavy = [m for m in ('uvicorn', 'starlette', 'fastapi', 'airflow_provider_emailbr.sandbox.app', "
-        "'airflow_provider_emailbr.sandbox.server') if m in sys.modules]; print(heavy)"
+        "import sys; import emailbr_sandbox.pytest_plugin; "
+        "heavy = [m for m in ('uvicorn', 'starlette', 'fastapi', 'airflow', 'emailbr_sandbox.app', "
+        "'emailbr_sandbox.server') if m in sys.modules]; print(heavy)"
     )
     env = {**os.environ, "PYTHONPATH": PACKAGE_ROOT}
     output = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
