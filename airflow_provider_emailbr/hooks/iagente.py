@@ -7,7 +7,9 @@ arrays use PHP bracket keys (``contacts[0][email]``). Answers carry ``status: "s
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -142,6 +144,11 @@ class IAgenteEmailHook(EmailBRHook):
         )
         return self.send_prepared(prepared) or {}
 
+    @staticmethod
+    def read_mass_add_answer(answer: Any, emails: Sequence[str]) -> MassAddAnswer:
+        """What a ``contact/mass/add`` answer says about the rows sent, in the order of ``emails``."""
+        return MassAddAnswer.read(answer, emails)
+
     def prepare_mass_add(
         self,
         *,
@@ -239,6 +246,96 @@ class IAgenteEmailHook(EmailBRHook):
     def _probe(self) -> str:
         page = self._probe_answer(self.list_groups(page=1), "group/list")
         return f"IAGENTEmail key accepted: group/list answered ({page.get('total', 0)} groups)."
+
+
+@dataclass(frozen=True)
+class MassAddAnswer:
+    """A ``contact/mass/add`` answer set against the rows sent: counts, and the refused rows it names.
+
+    The documented answer is ``{"status", "message", "invalids", "imports", "details": []}``; the shape of a
+    ``details`` entry is not documented, so a refused row is recognised by an ``index`` (its position in the
+    request), an ``email`` key, or an address written in a text entry. The rows the answer does not name are
+    imported only when the counts say so (:attr:`confirmed`).
+
+    :param size: rows sent.
+    :param imports: the answer's ``imports`` (``None`` when missing or not a count).
+    :param invalids: the answer's ``invalids`` (``None`` when missing or not a count).
+    :param refused: ``{position in the request: vendor message}`` of the rows ``details`` names.
+    """
+
+    size: int
+    imports: int | None
+    invalids: int | None
+    refused: dict[int, str]
+
+    @classmethod
+    def read(cls, answer: Any, emails: Sequence[str]) -> MassAddAnswer:
+        """Read ``answer`` for a request that carried ``emails`` (in request order)."""
+        body = answer if isinstance(answer, Mapping) else {}
+        return cls(
+            size=len(emails),
+            imports=_count(body.get("imports")),
+            invalids=_count(body.get("invalids")),
+            refused=_refused_rows(body.get("details"), emails),
+        )
+
+    @property
+    def confirmed(self) -> bool:
+        """Whether every row the answer does not name as refused is known to be imported: ``imports`` plus
+        the named refusals make up the rows sent, and ``invalids`` (when given) equals the named refusals."""
+        named = len(self.refused)
+        return self.imports == self.size - named and self.invalids in (None, named)
+
+    def describe(self) -> str:
+        """The counts, for a message: ``10 rows sent; the answer says imports=7, invalids=3 …``."""
+        return (
+            f"{self.size} row(s) sent; the answer says imports={_shown(self.imports)}, "
+            f"invalids={_shown(self.invalids)} and its details name {len(self.refused)} refused row(s)"
+        )
+
+
+#: An e-mail address inside a text ``details`` entry.
+_ADDRESS = re.compile(r"[^\s,;:<>()\[\]\"']+@[^\s,;:<>()\[\]\"']+")
+
+
+def _refused_rows(details: Any, emails: Sequence[str]) -> dict[int, str]:
+    """``{position: vendor message}`` of the rows a ``details`` list names (by index, e-mail or text)."""
+    refused: dict[int, str] = {}
+    if not isinstance(details, list):
+        return refused
+    positions: dict[str, int] = {}
+    for position, email in enumerate(emails):
+        positions.setdefault(email.lower(), position)
+    for detail in details:
+        if isinstance(detail, Mapping):
+            index = detail.get("index")
+            if isinstance(index, str) and index.isdigit():
+                index = int(index)
+            if not (type(index) is int and 0 <= index < len(emails)):
+                index = positions.get(str(detail.get("email", "")).strip().lower())
+            message = str(detail.get("message") or detail.get("error") or "refused")
+        elif isinstance(detail, str):
+            found = (positions.get(a.lower().rstrip(".")) for a in _ADDRESS.findall(detail))
+            index = next((p for p in found if p is not None), None)
+            message = detail
+        else:
+            continue
+        if index is not None:
+            refused[index] = message[:500]
+    return refused
+
+
+def _count(value: Any) -> int | None:
+    """A non-negative count from an answer (an integer or a digit string), else ``None``."""
+    if type(value) is int and value >= 0:
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    return None
+
+
+def _shown(value: int | None) -> str:
+    return "(missing)" if value is None else str(value)
 
 
 def contact_fields(fields: Mapping[str, Any]) -> dict[str, Any]:

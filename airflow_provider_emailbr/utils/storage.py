@@ -12,6 +12,7 @@ import csv
 import io
 import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -158,6 +159,30 @@ def _cell(value: Any) -> Any:
     return value
 
 
+@dataclass(frozen=True)
+class BadJsonLine:
+    """A JSON Lines line that could not be parsed: its line number and why (for a report, not a crash)."""
+
+    line: int
+    error: str
+
+
+def parse_jsonl_lines(lines: Iterable[str]) -> Iterator[tuple[int, Any]]:
+    """The one JSON Lines parser: ``(line number, parsed value)`` for every non-blank line of ``lines``.
+
+    A line that is not JSON (or is nested too deeply to parse) gives a :class:`BadJsonLine` in place of the
+    value, so each caller decides: :func:`iter_jsonl` stops with an error, a contact source reports the row.
+    """
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            yield number, json.loads(line)
+        except (ValueError, RecursionError) as err:
+            reason = "nested too deeply" if isinstance(err, RecursionError) else str(err)[:200]
+            yield number, BadJsonLine(number, reason)
+
+
 def iter_jsonl(
     path: str | Path | ObjectStoragePath, *, conn_id: str | None = None
 ) -> Iterator[dict[str, Any]]:
@@ -169,34 +194,32 @@ def iter_jsonl(
     target = as_path(path, conn_id)
     if not target.exists():
         return
-    number = 0
     with target.open("rb") as raw:
-        for data in raw:  # bytes up to each \n; a raw \r (never inside a JSON text) also ends a line
-            try:
-                text = data.decode("utf-8-sig" if number == 0 else "utf-8")
-            except UnicodeDecodeError as err:
+        for number, value in parse_jsonl_lines(_utf8_lines(target, raw)):
+            if isinstance(value, BadJsonLine):
+                raise EmailBRInputError(f"{target}: line {number} is not valid JSON ({value.error})")
+            if not isinstance(value, dict):
                 raise EmailBRInputError(
-                    f"{target}: line {number + 1} is not UTF-8 text (byte {err.start} of the line); write "
-                    "the file as UTF-8"
-                ) from None
-            for line in text.replace("\r\n", "\n").split("\r"):
-                number += 1
-                yield from _jsonl_object(target, number, line)
+                    f"{target}: line {number} is not a JSON object (got {type(value).__name__})"
+                )
+            yield value
 
 
-def _jsonl_object(target: Any, number: int, line: str) -> Iterator[dict[str, Any]]:
-    """The JSON object of one line (nothing for a blank line), or :class:`EmailBRInputError`."""
-    if line.strip():
+def _utf8_lines(target: Any, raw: IO[bytes]) -> Iterator[str]:
+    """The text lines of a UTF-8 byte stream, split on ``\\n``, ``\\r\\n`` and ``\\r`` only (as JSON Lines
+    readers do; JSON escapes every other line break inside a text); a leading BOM is dropped."""
+    number = 0
+    for data in raw:  # bytes up to each \n; a raw \r (never inside a JSON text) also ends a line
         try:
-            value = json.loads(line)
-        except (ValueError, RecursionError) as err:
-            reason = "nested too deeply" if isinstance(err, RecursionError) else str(err)[:200]
-            raise EmailBRInputError(f"{target}: line {number} is not valid JSON ({reason})") from None
-        if not isinstance(value, dict):
+            text = data.decode("utf-8-sig" if number == 0 else "utf-8")
+        except UnicodeDecodeError as err:
             raise EmailBRInputError(
-                f"{target}: line {number} is not a JSON object (got {type(value).__name__})"
-            )
-        yield value
+                f"{target}: line {number + 1} is not UTF-8 text (byte {err.start} of the line); write "
+                "the file as UTF-8"
+            ) from None
+        for line in text.replace("\r\n", "\n").split("\r"):
+            number += 1
+            yield line
 
 
 def open_text(

@@ -12,6 +12,8 @@ from __future__ import annotations
 import csv
 import itertools
 import json
+import threading
+from dataclasses import dataclass
 from datetime import date
 from urllib.parse import parse_qsl
 
@@ -88,11 +90,39 @@ IAGENTE_ROWS = st.lists(_row(["name", "birthday", "field1", "nome"]), max_size=1
 CRIAENVIO_ROWS = st.lists(_row(["nome", "sexo", "data_de_nascimento", "cidade"]), max_size=12)
 
 
+class _RequestsByThread(list):
+    """The server's request list, also remembering the last request each server thread received."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.local = threading.local()
+
+    def append(self, request) -> None:
+        self.local.last = request
+        super().append(request)
+
+
+@dataclass
+class _MassAddInFull(Reply):
+    """The documented ``contact/mass/add`` answer importing every row of the request it answers."""
+
+    requests: _RequestsByThread | None = None
+
+    def encoded(self) -> bytes:
+        form = self.requests.local.last.form
+        rows = {key.split("]")[0] for key, _ in form if key.startswith("contacts[")}
+        answer = {"status": "success", "message": "Operação concluída!", "invalids": 0}
+        return json.dumps({**answer, "imports": len(rows), "details": []}).encode()
+
+
 @pytest.fixture
 def iagente(server, set_connection):
+    """The server answering every mass add as the documentation shows: all rows imported."""
     set_connection(
         "iagente_default", conn_type="iagente", host=f"{server.url}/", password="ik", extra={"max_retries": 0}
     )
+    server.requests = _RequestsByThread()
+    server.default = _MassAddInFull(requests=server.requests)
     return server
 
 

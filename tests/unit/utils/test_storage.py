@@ -7,7 +7,14 @@ import csv
 import pytest
 
 from airflow_provider_emailbr.exceptions import EmailBRInputError
-from airflow_provider_emailbr.utils.storage import RowWriter, detect_format, iter_jsonl, open_text
+from airflow_provider_emailbr.utils.storage import (
+    BadJsonLine,
+    RowWriter,
+    detect_format,
+    iter_jsonl,
+    open_text,
+    parse_jsonl_lines,
+)
 
 
 def test_detect_format():
@@ -79,3 +86,18 @@ def test_atomic_writer_replaces_the_file_only_when_the_block_succeeds(tmp_path, 
 def test_atomic_writer_cannot_append():
     with pytest.raises(EmailBRInputError, match="append"):
         RowWriter("x.jsonl", append=True, atomic=True)
+
+
+def test_one_jsonl_parser_strict_for_files_lenient_for_contact_sources(tmp_path):
+    lines = ['{"a": 1}\n', "   \n", "{quebrado\n", '"texto"\n']
+    parsed = list(parse_jsonl_lines(lines))
+    assert parsed[0] == (1, {"a": 1})
+    assert parsed[1][0] == 3 and isinstance(parsed[1][1], BadJsonLine) and parsed[1][1].line == 3
+    assert parsed[2] == (4, "texto")
+    path = tmp_path / "ledger.jsonl"
+    path.write_bytes(b'\xef\xbb\xbf{"a": 1}\r\n\r\n{quebrado\r\n')
+    with pytest.raises(EmailBRInputError, match=r"line 3 is not valid JSON \(Expecting property name"):
+        list(iter_jsonl(path))
+    path.write_bytes(b'{"a": 1}\n{"b": "\xe3"}\n')
+    with pytest.raises(EmailBRInputError, match="line 2 is not UTF-8 text"):
+        list(iter_jsonl(path))
