@@ -126,8 +126,8 @@ class EmailBRRefusedError(EmailBRValidationError):
     """The vendor understood the request and the credentials, and refused the operation on business grounds.
 
     For example CriaEnvio's "not enough credits", "message already sent" or "cannot activate an unsubscribed
-    contact", which it answers with HTTP 401 like a bad key. Nothing was done; repeating the same call gets the
-    same answer.
+    contact", which it answers with HTTP 401 like a bad key. Nothing was done; repeating the same call gets
+    the same answer.
     """
 
 

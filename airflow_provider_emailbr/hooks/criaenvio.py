@@ -16,15 +16,23 @@ from typing import Any
 import pendulum
 
 from airflow_provider_emailbr.exceptions import (
+    EmailBRApiError,
     EmailBRAuthError,
     EmailBRInputError,
     EmailBRNotFoundError,
+    EmailBRRefusedError,
     EmailBRServerError,
     EmailBRValidationError,
 )
 from airflow_provider_emailbr.hooks.base import EmailBRHook, Endpoint, PreparedCall
-from airflow_provider_emailbr.utils.dates import DEFAULT_TIMEZONE, parse_birth_date, to_local
+from airflow_provider_emailbr.utils.dates import (
+    DEFAULT_TIMEZONE,
+    parse_birth_date,
+    parse_calendar_date,
+    to_local,
+)
 from airflow_provider_emailbr.utils.pagination import CRIAENVIO_PAGES
+from airflow_provider_emailbr.utils.text import fold
 
 #: Campaign status labels by the code the search filter takes.
 CAMPAIGN_STATUS = {
@@ -36,6 +44,17 @@ CAMPAIGN_STATUS = {
     5: "Em criação",
 }
 CAMPAIGN_STATUS_CODE = {label: code for code, label in CAMPAIGN_STATUS.items()}
+#: The labels of :data:`CAMPAIGN_STATUS` by meaning, for code that acts on a campaign's status.
+CAMPAIGN_PAUSED = CAMPAIGN_STATUS[0]
+CAMPAIGN_SENDING = CAMPAIGN_STATUS[1]
+CAMPAIGN_COMPLETED = CAMPAIGN_STATUS[2]
+CAMPAIGN_CANCELLED = CAMPAIGN_STATUS[3]
+CAMPAIGN_SCHEDULED = CAMPAIGN_STATUS[4]
+CAMPAIGN_DRAFT = CAMPAIGN_STATUS[5]
+#: Statuses a campaign never leaves: it went out to its whole audience, or it was cancelled.
+CAMPAIGN_FINAL_STATUSES = frozenset({CAMPAIGN_COMPLETED, CAMPAIGN_CANCELLED})
+#: Statuses of a campaign that will still go out, or is going out, without anyone resuming it.
+CAMPAIGN_ACTIVE_STATUSES = frozenset({CAMPAIGN_DRAFT, CAMPAIGN_SCHEDULED, CAMPAIGN_SENDING})
 #: Counters of the campaign view (``GET /envios/{id}``), as integers.
 CAMPAIGN_COUNT_FIELDS = (
     "total_de_contatos",
@@ -55,12 +74,33 @@ MAX_PAGE_SIZE = 100
 CONTACT_STATUS = ("ativos", "inativos", "descadastros", "todos")
 SEXO = ("m", "f")
 
+#: The API's error code for "not authorised": a bad key and a business refusal alike (HTTP 401 both).
+NOT_AUTHORISED_CODE = "03-NAO-AUTORIZADO"
 _ERROR_CLASSES = {
     "01-NAO-ENCONTRADO": EmailBRNotFoundError,
     "02-ARGUMENTOS-INVALIDOS": EmailBRValidationError,
-    "03-NAO-AUTORIZADO": EmailBRAuthError,
+    NOT_AUTHORISED_CODE: EmailBRAuthError,
     "04-ERRO-INTERNO": EmailBRServerError,
 }
+#: Words (folded: lower case, no accents) of the documented business refusals answered as HTTP 401 /
+#: ``03-NAO-AUTORIZADO``: "O envio não pode exceder a quantidade de créditos…", "Não é possível ativar um
+#: contato descadastrado.", "Não é possível remover uma mensagem que já foi enviada.".
+REFUSAL_WORDS = ("credito", "descadastrad", "ja foi enviad", "nao e possivel", "nao pode")
+#: Words that make a "not authorised" answer about the key itself (e.g. "Chave de acesso inválida."); they
+#: win over :data:`REFUSAL_WORDS`, and an answer matching neither stays an authentication error.
+CREDENTIAL_WORDS = ("chave", "key", "token", "autentica", "credencia", "login", "senha")
+
+#: Search filters that take a calendar date, documented as ``DD/MM/YYYY`` (e.g. ``10/01/2010``).
+DATE_FILTERS = frozenset(
+    {
+        "datadecadastroinicio",
+        "datadecadastrotermino",
+        "datadenascimentoinicio",
+        "datadenascimentotermino",
+    }
+)
+#: Search filters that take a day of the year, documented as ``DD/MM`` (e.g. ``31/01``).
+DAY_OF_YEAR_FILTERS = frozenset({"aniversarioinicio", "aniversariotermino"})
 
 # The HTTP method of each endpoint (from the vendor's PHP library). ``pausar`` and ``cancelar`` are GETs
 # that change state, and the test-list send is a GET that sends e-mail: none of them is safe to repeat.
@@ -138,15 +178,23 @@ class CriaEnvioHook(EmailBRHook):
         if not isinstance(error, Mapping):
             return
         code = str(error.get("code") or "") or None
+        message = str(error.get("message") or "")
         # the real HTTP status decides the class (the body's http_code can disagree); the body's code and
-        # message are shown as they are. Only an error inside an HTTP 200 is classed by its code.
-        error_class = None if status >= 400 else _ERROR_CLASSES.get(code or "", EmailBRValidationError)
+        # message are shown as they are. Only an error inside an HTTP 200 is classed by its code. A "not
+        # authorised" answer that is a business refusal (credits, already sent, unsubscribed) is not an
+        # authentication failure, whatever its status.
+        if (status == 401 or code == NOT_AUTHORISED_CODE) and is_business_refusal(message):
+            error_class: type[EmailBRApiError] | None = EmailBRRefusedError
+        elif status >= 400:
+            error_class = None
+        else:
+            error_class = _ERROR_CLASSES.get(code or "", EmailBRValidationError)
         raise self.api_error(
             call,
             status,
             headers=headers,
             vendor_code=code,
-            vendor_message=str(error.get("message") or ""),
+            vendor_message=message,
             error_class=error_class,
         )
 
@@ -159,10 +207,13 @@ class CriaEnvioHook(EmailBRHook):
         return self.call(ENDPOINTS[name], path_params=path_params, json_body=dict(body)) or {}
 
     def _search(self, name: str, filters: Mapping[str, Any], page: int, number: int | None) -> dict[str, Any]:
-        return self._get(name, **_search_params(filters, page, number))
+        return self._get(name, **_search_params(filters, page, number, self.timezone))
 
     def _iter(self, name: str, filters: Mapping[str, Any], number: int | None) -> Iterator[dict[str, Any]]:
-        return self.paginate(lambda page: self._search(name, filters, page, number or MAX_PAGE_SIZE))
+        return self.paginate(
+            lambda page: self._search(name, filters, page, number or MAX_PAGE_SIZE),
+            endpoint=ENDPOINTS[name].path,
+        )
 
     # ------------------------------------------------------------------ contacts
 
@@ -453,6 +504,20 @@ class CriaEnvioHook(EmailBRHook):
         return "CriaEnvio key accepted: searched senders (GET /remetentes)."
 
 
+def is_business_refusal(message: str) -> bool:
+    """Whether a CriaEnvio "not authorised" message refuses the operation rather than the key.
+
+    CriaEnvio answers HTTP 401 / ``03-NAO-AUTORIZADO`` both for a wrong key and for refusals such as "not
+    enough credits", "message already sent" or "cannot activate an unsubscribed contact". A message naming
+    the key (:data:`CREDENTIAL_WORDS`) or matching no known refusal (:data:`REFUSAL_WORDS`) is taken as an
+    authentication failure, so an unknown text never hides a bad key.
+    """
+    folded = fold(message)
+    if not folded or any(word in folded for word in CREDENTIAL_WORDS):
+        return False
+    return any(word in folded for word in REFUSAL_WORDS)
+
+
 def campaign_status(value: Any) -> str:
     """The canonical label of a campaign status given as a label (any case or accents) or a code.
 
@@ -462,8 +527,8 @@ def campaign_status(value: Any) -> str:
     text = str(value if value is not None else "").strip()
     if text.isdigit() and int(text) in CAMPAIGN_STATUS:
         return CAMPAIGN_STATUS[int(text)]
-    folded = _fold(text)
-    return next((label for label in CAMPAIGN_STATUS.values() if _fold(label) == folded), text)
+    folded = fold(text)
+    return next((label for label in CAMPAIGN_STATUS.values() if fold(label) == folded), text)
 
 
 def campaign_stats(view: Mapping[str, Any], timezone: str = DEFAULT_TIMEZONE) -> dict[str, Any]:
@@ -496,14 +561,6 @@ def campaign_progress(stats: Mapping[str, Any]) -> str:
         f"status {stats.get('status')}, {shown}% complete, "
         f"sent {stats.get('total_enviado', '?')} of {stats.get('total_de_contatos', '?')}"
     )
-
-
-def _fold(text: str) -> str:
-    """Lower-case ``text`` without accents (``Concluído`` → ``concluido``)."""
-    import unicodedata
-
-    decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
 
 
 def _local_iso(value: Any, timezone: str) -> str | None:
@@ -583,18 +640,45 @@ def _check_choice(field: str, value: Any, allowed: tuple[str, ...]) -> None:
         raise EmailBRInputError(f"{field}: {value!r} is not allowed; use one of {', '.join(allowed)}")
 
 
-def _search_params(filters: Mapping[str, Any], page: int, number: int | None) -> dict[str, Any]:
+def _search_params(
+    filters: Mapping[str, Any], page: int, number: int | None, timezone: str = DEFAULT_TIMEZONE
+) -> dict[str, Any]:
     if not isinstance(page, int) or isinstance(page, bool) or page < 1:
         raise EmailBRInputError(f"page: {page!r} must be an integer ≥ 1")
     if number is not None and (not isinstance(number, int) or not 1 <= number <= MAX_PAGE_SIZE):
         raise EmailBRInputError(f"number: {number!r} must be an integer from 1 to {MAX_PAGE_SIZE}")
-    params = {
-        k: (",".join(map(str, v)) if isinstance(v, (list, tuple, set)) else v) for k, v in filters.items()
-    }
+    params = {k: _filter_value(k, v, timezone) for k, v in filters.items()}
     params["page"] = page
     if number is not None:
         params["number"] = number
     return params
+
+
+def _filter_value(name: str, value: Any, timezone: str) -> Any:
+    """One search filter as the API takes it: lists joined with commas, dates in the documented format.
+
+    ``date``/``datetime`` values (and ISO ``YYYY-MM-DD`` text) of :data:`DATE_FILTERS` go out as
+    ``DD/MM/YYYY``, of :data:`DAY_OF_YEAR_FILTERS` as ``DD/MM``. An aware datetime is first converted to
+    the account's ``timezone`` (the API's dates are its local dates); a naive one is taken as local. Other
+    text is sent as given.
+    """
+    if isinstance(value, (list, tuple, set)):
+        return ",".join(map(str, value))
+    if name not in DATE_FILTERS and name not in DAY_OF_YEAR_FILTERS:
+        return value
+    day: date | None
+    if isinstance(value, (date, datetime)):
+        day = to_local(value, timezone, field=name).date() if isinstance(value, datetime) else value
+    elif isinstance(value, str) and "-" in value:
+        day = parse_calendar_date(value.strip())
+        if day is None:
+            raise EmailBRInputError(
+                f"{name}: {value!r} is not a date; give a date, YYYY-MM-DD or "
+                + ("DD/MM" if name in DAY_OF_YEAR_FILTERS else "DD/MM/YYYY")
+            )
+    else:
+        return value
+    return day.strftime("%d/%m" if name in DAY_OF_YEAR_FILTERS else "%d/%m/%Y")
 
 
 def _bool_filter(filters: Mapping[str, Any], key: str) -> dict[str, Any]:

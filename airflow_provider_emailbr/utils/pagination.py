@@ -1,7 +1,14 @@
-"""Lazy iteration over the vendors' paged list endpoints.
+"""Lazy iteration over the vendors' paged list endpoints, with one guard against pages that do not advance.
 
-Each vendor pages differently; a :class:`PageScheme` says where a page's items are and whether another
-page follows. :func:`iter_paged` fetches one page at a time, only when the caller asks for more items.
+Each vendor pages differently; a :class:`PageScheme` says where a page's items are, which page the answer
+says it is and how many pages there are. :func:`iter_paged` fetches one page at a time, only when the caller
+asks for more items, and applies one rule for every vendor:
+
+- it never asks for a page past the total the answer announces;
+- it stops with :class:`~airflow_provider_emailbr.exceptions.EmailBRResponseError` when a page does not
+  advance: the answer says it is another page than the one asked for (a server or proxy that ignores
+  ``page`` answers page 1 every time), or it repeats the previous page's items exactly. Without this a
+  server that ignores ``page`` would make every ``iter_*`` loop forever.
 """
 
 from __future__ import annotations
@@ -10,52 +17,64 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from airflow_provider_emailbr.exceptions import EmailBRResponseError
+
 
 @dataclass(frozen=True)
 class PageScheme:
     """How to read one vendor's paged answer.
 
     :param items: returns the list of items in a page's parsed JSON.
-    :param has_next: given the page's parsed JSON and the page number just read, whether another follows.
+    :param current_page: returns the page number the answer says it is, or ``None`` when it does not say.
+    :param total_pages: returns the number of pages the answer announces, or ``None`` when it does not say
+        (then no further page is asked for).
     """
 
     items: Callable[[Mapping[str, Any]], list[Any]]
-    has_next: Callable[[Mapping[str, Any], int], bool]
+    current_page: Callable[[Mapping[str, Any]], int | None]
+    total_pages: Callable[[Mapping[str, Any]], int | None]
+
+    def has_next(self, page: Mapping[str, Any], number: int) -> bool:
+        """Whether a page follows page ``number`` (the one just read), by the announced total."""
+        total = self.total_pages(page)
+        return total is not None and number < total
 
 
-def _as_int(value: Any, default: int = 0) -> int:
+def _as_int(value: Any) -> int | None:
     try:
         return int(value)
     except (TypeError, ValueError):
-        return default
+        return None
 
 
 def _list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
 
 
+def _section(page: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    value = page.get(key)
+    return value if isinstance(value, Mapping) else {}
+
+
 #: IAGENTEmail: ``{"current_page", "last_page", "total", "data": [...]}``.
 IAGENTE_PAGES = PageScheme(
     items=lambda page: _list(page.get("data")),
-    has_next=lambda page, number: _as_int(page.get("current_page"), number) < _as_int(page.get("last_page")),
+    current_page=lambda page: _as_int(page.get("current_page")),
+    total_pages=lambda page: _as_int(page.get("last_page")),
 )
 
 #: envie.email: ``{"data": {"count", "total_pages", "current_page", "next_page", "records": [...]}}``.
 ENVIE_PAGES = PageScheme(
-    items=lambda page: _list((page.get("data") or {}).get("records")),
-    has_next=lambda page, number: (
-        _as_int((page.get("data") or {}).get("current_page"), number)
-        < _as_int((page.get("data") or {}).get("total_pages"))
-    ),
+    items=lambda page: _list(_section(page, "data").get("records")),
+    current_page=lambda page: _as_int(_section(page, "data").get("current_page")),
+    total_pages=lambda page: _as_int(_section(page, "data").get("total_pages")),
 )
 
 #: CriaEnvio: ``{"data": [...], "pagination": {"current_page", "total_pages", ...}}``.
 CRIAENVIO_PAGES = PageScheme(
     items=lambda page: _list(page.get("data")),
-    has_next=lambda page, number: (
-        _as_int((page.get("pagination") or {}).get("current_page"), number)
-        < _as_int((page.get("pagination") or {}).get("total_pages"))
-    ),
+    current_page=lambda page: _as_int(_section(page, "pagination").get("current_page")),
+    total_pages=lambda page: _as_int(_section(page, "pagination").get("total_pages")),
 )
 
 
@@ -65,20 +84,43 @@ def iter_paged(
     *,
     first_page: int = 1,
     max_pages: int | None = None,
+    platform: str = "API",
+    endpoint: str = "paged list",
 ) -> Iterator[Any]:
     """Yield every item of every page, fetching page ``n + 1`` only after page ``n`` is consumed.
 
-    Stops when the scheme says no page follows, when a page is empty, or after ``max_pages`` pages.
+    Stops when the announced total is reached (or not announced), when a page is empty, or after
+    ``max_pages`` pages. Raises :class:`EmailBRResponseError` (naming ``platform`` and ``endpoint``) when a
+    page does not advance, before yielding any of its items.
     """
     page_number = first_page
     pages_read = 0
+    previous: list[Any] | None = None
     while True:
         page = fetch_page(page_number)
         pages_read += 1
         items = scheme.items(page)
+        reported = scheme.current_page(page)
+        if reported is not None and reported != page_number:
+            raise _stalled(platform, endpoint, page_number, f"the answer says it is page {reported}")
+        if items and items == previous:
+            why = f"it repeats page {page_number - 1} item for item"
+            raise _stalled(platform, endpoint, page_number, why)
         yield from items
         if not items or not scheme.has_next(page, page_number):
             return
         if max_pages is not None and pages_read >= max_pages:
             return
+        previous = items
         page_number += 1
+
+
+def _stalled(platform: str, endpoint: str, asked: int, why: str) -> EmailBRResponseError:
+    """The error for a page that does not advance."""
+    return EmailBRResponseError(
+        platform=platform,
+        endpoint=endpoint,
+        status=None,
+        detail=f"paging does not advance: asked for page {asked}, but {why}; stopped instead of reading the "
+        "same page forever (the server or a proxy ignores the 'page' parameter)",
+    )

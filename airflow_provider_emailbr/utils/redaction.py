@@ -3,8 +3,8 @@
 Hooks register every credential they load with :func:`register_secret`. Registered values are masked by
 Airflow's own secrets masker (task logs) and by :func:`redact`, which this provider applies to every
 message it builds from foreign text (URLs, transport errors, response excerpts). CriaEnvio sends its key in
-the query string, and ``urllib3`` writes request lines to its debug log, so :class:`RedactingFilter` is
-attached to that logger too.
+the query string, and ``httpx``/``httpcore`` write request lines and answer headers to their logs, so
+:class:`RedactingFilter` is attached to those loggers too.
 """
 
 from __future__ import annotations

@@ -36,29 +36,52 @@ FAST = RetryPolicy(max_retries=1, backoff_base=0.001)
 def _hooks(base_url: str, set_connection):
     set_connection("s_iagente", conn_type="iagente_email", host=base_url, password=SECRETS["iagente"])
     set_connection(
-        "s_envie", conn_type="envie_email", host=base_url, login=SECRETS["envie_public"],
-        password=SECRETS["envie_private"], extra={"from_email": "r@x.com"},
+        "s_envie",
+        conn_type="envie_email",
+        host=base_url,
+        login=SECRETS["envie_public"],
+        password=SECRETS["envie_private"],
+        extra={"from_email": "r@x.com"},
     )
     set_connection("s_cria", conn_type="criaenvio", host=base_url, password=SECRETS["criaenvio"])
     set_connection(
-        "s_mailgrid", conn_type="mailgrid", host=base_url, login="user@x.com", password=SECRETS["mailgrid"],
+        "s_mailgrid",
+        conn_type="mailgrid",
+        host=base_url,
+        login="user@x.com",
+        password=SECRETS["mailgrid"],
         extra={"smtp_host": "h", "from_email": "r@x.com"},
     )
-    set_connection("s_em", conn_type="emailmanager", host=base_url, password=SECRETS["emailmanager"],
-                   extra={"from_email": "r@x.com"})
+    set_connection(
+        "s_em",
+        conn_type="emailmanager",
+        host=base_url,
+        password=SECRETS["emailmanager"],
+        extra={"from_email": "r@x.com"},
+    )
     return [
         (IAgenteEmailHook("s_iagente", retry_policy=FAST), lambda h: h.create_group(name="g")),
         (IAgenteEmailHook("s_iagente", retry_policy=FAST), lambda h: h.list_groups()),
-        (EnvieEmailHook("s_envie", retry_policy=FAST), lambda h: h.send(to_email="a@x.com", subject="s", body="b")),
+        (
+            EnvieEmailHook("s_envie", retry_policy=FAST),
+            lambda h: h.send(to_email="a@x.com", subject="s", body="b"),
+        ),
         (EnvieEmailHook("s_envie", retry_policy=FAST), lambda h: h.show_lists()),
         (CriaEnvioHook("s_cria", retry_policy=FAST), lambda h: h.create_list(nome="l")),
         (CriaEnvioHook("s_cria", retry_policy=FAST), lambda h: h.get_campaign("x")),
-        (MailGridHook("s_mailgrid", retry_policy=FAST), lambda h: h.send(to="a@x.com", subject="s", message="m")),
-        (MailGridHook("s_mailgrid", retry_policy=FAST),
-         lambda h: h.report(start="2026-01-01T00:00", end="2026-01-01T00:01")),
+        (
+            MailGridHook("s_mailgrid", retry_policy=FAST),
+            lambda h: h.send(to="a@x.com", subject="s", message="m"),
+        ),
+        (
+            MailGridHook("s_mailgrid", retry_policy=FAST),
+            lambda h: h.report(start="2026-01-01T00:00", end="2026-01-01T00:01"),
+        ),
         (EmailManagerHook("s_em", retry_policy=FAST), lambda h: h.delivery_stats()),
-        (EmailManagerHook("s_em", retry_policy=FAST),
-         lambda h: h.send_email({"From": "r@x.com", "To": "a@x.com", "Subject": "s", "TextBody": "t"})),
+        (
+            EmailManagerHook("s_em", retry_policy=FAST),
+            lambda h: h.send_email({"From": "r@x.com", "To": "a@x.com", "Subject": "s", "TextBody": "t"}),
+        ),
     ]
 
 
@@ -66,10 +89,17 @@ def _echo(secret_blob: str) -> list[Reply]:
     """Failure answers that echo the secrets back, as a careless proxy or vendor might."""
     return [
         Reply(status=500, body=f"<html>proxy error for chave={secret_blob}</html>"),
-        Reply(status=400, body={"error": {"code": "02", "message": f"bad key {secret_blob}"},
-                                "status": "error", "message": f"bad key {secret_blob}"}),
-        Reply(status=200, body={"status": "error", "message": f"Chave {secret_blob} inválida",
-                                "codigo": "207"}),
+        Reply(
+            status=400,
+            body={
+                "error": {"code": "02", "message": f"bad key {secret_blob}"},
+                "status": "error",
+                "message": f"bad key {secret_blob}",
+            },
+        ),
+        Reply(
+            status=200, body={"status": "error", "message": f"Chave {secret_blob} inválida", "codigo": "207"}
+        ),
         Reply(status=401, body={"ErrorCode": 0, "Message": f"token {secret_blob}"}),
         Reply(status=302, body="", headers={"Location": f"http://other.example/?chave={secret_blob}&x=1"}),
         Reply(status=200, body=f"not json {secret_blob}"),
@@ -121,12 +151,22 @@ def test_no_secret_leaks_on_any_failure_path(server, set_connection, free_port, 
         assert secret not in everything, f"{name} secret leaked"
 
 
-def test_urllib3_debug_log_does_not_show_criaenvio_key(server, set_connection, log_records):
+def test_http_client_debug_log_does_not_show_criaenvio_key(server, set_connection, log_records):
+    """httpx logs the request line (URL with ``chave``); httpcore logs the answer's headers at DEBUG."""
+    import logging
+
     set_connection("c", conn_type="criaenvio", host=server.url, password=SECRETS["criaenvio"])
-    server.reply(Reply(body={"data": []}))
-    CriaEnvioHook("c").search_senders()
-    lines = [r.getMessage() for r in log_records if r.name.startswith("urllib3")]
+    server.reply(Reply(body={"data": []}, headers={"X-Echo": f"chave={SECRETS['criaenvio']}"}))
+    httpx_logger = logging.getLogger("httpx")
+    level = httpx_logger.level
+    httpx_logger.setLevel(logging.DEBUG)  # Airflow's logging config may quiet it; a user may not
+    try:
+        CriaEnvioHook("c").search_senders()
+    finally:
+        httpx_logger.setLevel(level)
+    lines = [r.getMessage() for r in log_records if r.name.startswith(("httpx", "httpcore"))]
     assert any("remetentes" in line for line in lines), lines  # the request line was logged …
+    assert any("X-Echo" in line for line in lines), lines  # … and the answer's headers …
     assert all(SECRETS["criaenvio"] not in line for line in lines)  # … without the key
     assert server.last.query[-1] == ("chave", SECRETS["criaenvio"])  # while the vendor still got it
 
@@ -134,8 +174,12 @@ def test_urllib3_debug_log_does_not_show_criaenvio_key(server, set_connection, l
 def test_sensitive_extras_are_registered_for_masking(set_connection):
     from airflow_provider_emailbr.utils.redaction import redact
 
-    set_connection("c", conn_type="criaenvio", password="k-long-enough",
-                   extra={"proxy_api_key": "EXTRA-SECRET-123", "timezone": "America/Sao_Paulo"})
+    set_connection(
+        "c",
+        conn_type="criaenvio",
+        password="k-long-enough",
+        extra={"proxy_api_key": "EXTRA-SECRET-123", "timezone": "America/Sao_Paulo"},
+    )
     CriaEnvioHook("c").settings
     assert redact("x EXTRA-SECRET-123 y") == "x *** y"
     assert redact("America/Sao_Paulo") == "America/Sao_Paulo"

@@ -15,6 +15,7 @@ from airflow_provider_emailbr.exceptions import (
     EmailBRInputError,
     EmailBRNotFoundError,
     EmailBRRateLimitError,
+    EmailBRRefusedError,
     EmailBRResponseError,
     EmailBRServerError,
     EmailBRTransportError,
@@ -239,9 +240,16 @@ def test_criaenvio_errors_trust_the_real_status(criaenvio, server):
     )
     with pytest.raises(EmailBRNotFoundError, match="Envio não encontrado"):
         criaenvio.get_campaign("zz")
+    # a 401 about credits is a business refusal (EmailBRRefusedError), not an authentication failure
     server.reply(Reply(status=401, body={"error": {"code": "03-NAO-AUTORIZADO", "message": "créditos"}}))
-    with pytest.raises(EmailBRAuthError, match="code 03-NAO-AUTORIZADO: créditos"):
+    with pytest.raises(EmailBRRefusedError, match="code 03-NAO-AUTORIZADO: créditos") as refused:
         criaenvio.create_campaign(message_id="m", list_ids="l")
+    assert not isinstance(refused.value, EmailBRAuthError)
+    server.reply(
+        Reply(status=401, body={"error": {"code": "03-NAO-AUTORIZADO", "message": "Chave inválida."}})
+    )
+    with pytest.raises(EmailBRAuthError, match="code 03-NAO-AUTORIZADO: Chave inválida"):
+        criaenvio.get_campaign("zz")
 
 
 def test_iagente_error_inside_http_200(set_connection, server):
@@ -578,7 +586,9 @@ def test_async_call_same_wire_format_errors_and_retries(criaenvio, server):
 
     async def scenario():
         hook = CriaEnvioHook(criaenvio.conn_id, retry_policy=RetryPolicy(max_retries=2, backoff_base=0.01))
-        answer = await hook.acall(ENDPOINTS["campaign_view"], path_params={"id": "Lz"}, params={"embeds": "listas"})
+        answer = await hook.acall(
+            ENDPOINTS["campaign_view"], path_params={"id": "Lz"}, params={"embeds": "listas"}
+        )
         with pytest.raises(EmailBRTransportError) as lost:
             await hook.acall(ENDPOINTS["campaign_pause"], path_params={"id": "Lz"})
         with pytest.raises(EmailBRNotFoundError, match="Envio não encontrado"):
@@ -590,7 +600,10 @@ def test_async_call_same_wire_format_errors_and_retries(criaenvio, server):
     assert lost.request_sent is True  # the state-changing GET was not repeated
     methods_paths = [(r.method, r.path) for r in server.requests]
     assert methods_paths == [
-        ("GET", "/v1/envios/Lz"), ("GET", "/v1/envios/Lz"), ("GET", "/v1/envios/Lz/pausar"), ("GET", "/v1/envios/zz")
+        ("GET", "/v1/envios/Lz"),
+        ("GET", "/v1/envios/Lz"),
+        ("GET", "/v1/envios/Lz/pausar"),
+        ("GET", "/v1/envios/zz"),
     ]
     assert server.requests[1].query == [("embeds", "listas"), ("chave", "ck")]
 
@@ -600,7 +613,9 @@ def test_async_connection_refused_is_not_sent(set_connection, free_port):
 
     from airflow_provider_emailbr.hooks.criaenvio import ENDPOINTS
 
-    set_connection("c", conn_type="criaenvio", host=f"http://127.0.0.1:{free_port}/", password="SECRET-KEY-XYZ")
+    set_connection(
+        "c", conn_type="criaenvio", host=f"http://127.0.0.1:{free_port}/", password="SECRET-KEY-XYZ"
+    )
     hook = CriaEnvioHook("c", retry_policy=RetryPolicy(max_retries=1, backoff_base=0.01))
     with pytest.raises(EmailBRTransportError) as err:
         asyncio.run(hook.acall(ENDPOINTS["campaign_view"], path_params={"id": "x"}))
@@ -670,3 +685,124 @@ def test_naive_datetimes_and_strings_resolve_local_time_the_same_way(naive, text
     from_text = to_local(text, "America/New_York")
     assert from_naive == from_text
     assert from_naive.utcoffset() == from_text.utcoffset()
+
+
+# ------------------------------------------------------------------------------------------ one transport
+
+
+def _httpx_failures() -> list[tuple[str, BaseException, bool, str, bool]]:
+    """``(id, exception, request_sent, words of the message, permanent)`` for every httpx failure kind."""
+    import ssl
+
+    import httpx
+
+    def caused_by(exc: BaseException, cause: BaseException) -> BaseException:
+        exc.__cause__ = cause
+        return exc
+
+    return [
+        ("refused", httpx.ConnectError("refused"), False, "connection refused", False),
+        ("pool full", httpx.PoolTimeout("pool"), False, "connection refused", False),
+        ("proxy", httpx.ProxyError("proxy said 502"), False, "connection refused", False),
+        (
+            "connect timeout",
+            httpx.ConnectTimeout("slow"),
+            False,
+            "timed out before the request was sent",
+            False,
+        ),
+        (
+            "tls",
+            caused_by(httpx.ConnectError("tls"), ssl.SSLCertVerificationError("bad cert")),
+            False,
+            "TLS handshake failed",
+            True,
+        ),
+        ("bad scheme", httpx.UnsupportedProtocol("ftp"), False, "could not be built", True),
+        ("bad header", httpx.LocalProtocolError("illegal header"), False, "could not be built", True),
+        ("bad url", httpx.InvalidURL("bad"), False, "could not be built", True),
+        ("read timeout", httpx.ReadTimeout("slow"), True, "no answer within 7 s", False),
+        ("write timeout", httpx.WriteTimeout("slow"), True, "no answer within 7 s", False),
+        ("dropped", httpx.RemoteProtocolError("disconnected"), True, "connection dropped", False),
+        ("reset", httpx.ReadError("reset"), True, "connection dropped", False),
+        ("bad gzip", httpx.DecodingError("bad gzip"), True, "could not be decoded", False),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("exc", "sent", "words", "permanent"),
+    [case[1:] for case in _httpx_failures()],
+    ids=[case[0] for case in _httpx_failures()],
+)
+def test_one_classifier_for_every_transport_failure(exc, sent, words, permanent):
+    from airflow_provider_emailbr.hooks.base import classify_transport_error
+
+    request_sent, what, is_permanent = classify_transport_error(exc, read_timeout=7)
+    assert (request_sent, is_permanent) == (sent, permanent)
+    assert words in what
+
+
+def test_sync_and_async_paths_classify_alike(criaenvio, server):
+    """Both paths go through the same client options, classifier and capped read: same errors, same words."""
+    import asyncio
+
+    from airflow_provider_emailbr.hooks.criaenvio import ENDPOINTS
+
+    def failures(hook):
+        server.reply(Reply(drop=True), Reply(drop=True))
+        with pytest.raises(EmailBRTransportError) as sync_err:
+            hook.call(ENDPOINTS["campaign_pause"], path_params={"id": "x"})
+
+        async def run_async():
+            with pytest.raises(EmailBRTransportError) as async_err:
+                await hook.acall(ENDPOINTS["campaign_pause"], path_params={"id": "x"})
+            return async_err.value
+
+        return sync_err.value, asyncio.run(run_async())
+
+    sync_err, async_err = failures(criaenvio)
+    assert (
+        (sync_err.request_sent, sync_err.permanent)
+        == (async_err.request_sent, async_err.permanent)
+        == (
+            True,
+            False,
+        )
+    )
+    assert str(sync_err).split("[")[0] == str(async_err).split("[")[0]
+    assert "connection dropped" in str(sync_err)
+
+
+def test_get_conn_is_an_httpx_client_sending_the_provider_user_agent(criaenvio, server):
+    import httpx
+
+    from airflow_provider_emailbr.hooks.base import USER_AGENT
+
+    assert isinstance(criaenvio.get_conn(), httpx.Client)
+    server.reply(Reply(body={"data": {}}))
+    criaenvio.get_campaign("x")
+    assert server.last.headers["User-Agent"] == USER_AGENT
+    criaenvio.close()
+    assert "session" not in criaenvio.__dict__
+
+
+@pytest.mark.parametrize(
+    ("declared", "chunks", "complete", "head"),
+    [
+        (None, [b"ab", b"cd"], True, b"ab"),
+        (None, [b"abcd", b"ef"], False, b"abcd"),  # grew past the 5-byte limit
+        ("6", [b"abcdef"], False, b"abcdef"),  # announced too large: refused on the header
+        ("5", [b"abcde"], True, b"abcde"),
+        ("junk", [b"abc"], True, b"abc"),
+    ],
+)
+def test_capped_body_is_the_one_size_rule(declared, chunks, complete, head):
+    from airflow_provider_emailbr.hooks.base import CappedBody
+
+    body = CappedBody({"Content-Length": declared} if declared else {}, limit=5)
+    fed = [body.feed(chunk) for chunk in chunks]
+    assert body.complete is complete
+    assert fed[-1] is complete
+    assert body.head == head
+    if complete:
+        assert body.data == b"".join(chunks)
