@@ -7,8 +7,8 @@ Run::
 The sandbox runs in its own process (``SandboxServer``). Two figures are measured:
 
 1. trivial calls per second (``GET /emailmanager/deliverystats``: token + JSON headers checked, tiny JSON
-   answer), first through one pooled keep-alive client at a time: ``requests.Session`` (what the
-   provider's hooks use), ``httpx.Client`` and ``urllib3``. One synchronous Python client is slower than
+   answer), first through one pooled keep-alive client at a time: ``requests.Session``, ``httpx.Client``
+   (what the provider's hooks use, sync and async) and ``urllib3``. One synchronous Python client is slower than
    the sandbox, so the sandbox's own CPU time per request is also read from ``/proc`` (Linux), and the
    sustained rate is measured with 16 concurrent keep-alive connections from an asyncio client;
 2. contacts per second through IAGENTEmail's ``contact/mass/add``, in chunks of 500 contacts sent as
