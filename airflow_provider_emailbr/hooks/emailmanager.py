@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import base64
 import mimetypes
-import re
 from collections.abc import Iterable, Mapping, Sequence
-from email.utils import formataddr
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +21,7 @@ from airflow_provider_emailbr.exceptions import (
     EmailBRValidationError,
 )
 from airflow_provider_emailbr.hooks.base import EmailBRHook, Endpoint, PreparedCall
+from airflow_provider_emailbr.sending.addresses import format_address, parse_addresses
 from airflow_provider_emailbr.utils.encoding import unsendable_text
 
 MAX_BATCH_MESSAGES = 500
@@ -43,7 +42,6 @@ MESSAGE_FIELDS = (
 )
 
 _ERROR_CLASSES = {0: EmailBRAuthError, 405: EmailBRAuthError, 407: EmailBRNotFoundError}
-_SPLIT = re.compile(r"[;,]")
 
 ENDPOINTS = {
     "email": Endpoint("POST", "email", idempotent=False),
@@ -143,10 +141,14 @@ class EmailManagerHook(EmailBRHook):
         return message
 
     def default_sender(self) -> str | None:
-        """The connection's default ``From``: ``from_email``, as ``"from_name" <from_email>`` when named."""
+        """The connection's default ``From``: ``from_email``, as ``"from_name" <from_email>`` when named.
+
+        The doc: 'From, To e ReplyTo também aceitam "Nome da Conta" <remetente@dominio.com.br>'. The name
+        stays UTF-8 text in the JSON (never an RFC 2047 encoded word, which would show as ``=?utf-8?…``).
+        """
         address = self.extra("from_email")
         name = self.extra("from_name")
-        return formataddr((name, address)) if name and address else address
+        return format_address(address, name) if address else address
 
     def send_email(self, message: Mapping[str, Any]) -> dict[str, Any]:
         """Send one message (``POST /email``); never retried after a lost answer.
@@ -172,15 +174,12 @@ class EmailManagerHook(EmailBRHook):
         Returns one result per message, aligned with the input; a refused message has its own
         non-zero ``ErrorCode`` without failing the others.
         """
-        if not messages:
-            raise EmailBRInputError("messages: at least one message is required")
-        if len(messages) > MAX_BATCH_MESSAGES:
-            raise EmailBRInputError(
-                f"messages: {len(messages)} exceed emailManager's limit of {MAX_BATCH_MESSAGES} per batch"
-            )
-        for index, message in enumerate(messages):
-            validate_message(message, where=f"messages[{index}]")
-        answer = self.call(ENDPOINTS["batch"], json_body=[dict(m) for m in messages])
+        answer = self.call(ENDPOINTS["batch"], json_body=_batch_body(messages))
+        return list(answer) if isinstance(answer, list) else [answer]
+
+    async def asend_batch(self, messages: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """The asynchronous twin of :meth:`send_batch`; same limits and no-repeat rule."""
+        answer = await self.acall(ENDPOINTS["batch"], json_body=_batch_body(messages))
         return list(answer) if isinstance(answer, list) else [answer]
 
     def delivery_stats(self) -> dict[str, Any]:
@@ -196,6 +195,19 @@ class EmailManagerHook(EmailBRHook):
     def _probe(self) -> str:
         self._probe_answer(self.delivery_stats(), "deliverystats")
         return "emailManager token accepted: GET /deliverystats answered."
+
+
+def _batch_body(messages: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The ``email/batch`` body: 1 to 500 validated messages."""
+    if not messages:
+        raise EmailBRInputError("messages: at least one message is required")
+    if len(messages) > MAX_BATCH_MESSAGES:
+        raise EmailBRInputError(
+            f"messages: {len(messages)} exceed emailManager's limit of {MAX_BATCH_MESSAGES} per batch"
+        )
+    for index, message in enumerate(messages):
+        validate_message(message, where=f"messages[{index}]")
+    return [dict(m) for m in messages]
 
 
 def validate_message(message: Mapping[str, Any], *, where: str = "message") -> None:
@@ -222,9 +234,7 @@ def validate_message(message: Mapping[str, Any], *, where: str = "message") -> N
             raise EmailBRInputError(
                 f"{where}.{key}: expected addresses as text or a list of texts, got {_short(value)}"
             )
-        for address in split_addresses(value):
-            if "@" not in address or not address.isprintable():
-                raise EmailBRInputError(f"{where}.{key}: {_short(address)} is not an e-mail address")
+        parse_addresses(value, field=f"{where}.{key}")  # a clear error for anything that is not one
     for key, required in (
         ("Headers", ("Name", "Value")),
         ("Attachments", ("Name", "Content", "ContentType")),
@@ -241,13 +251,13 @@ def validate_message(message: Mapping[str, Any], *, where: str = "message") -> N
             )
     if not message.get("From"):
         raise EmailBRInputError(f"{where}.From: required (or set the connection's 'from_email' extra)")
-    if not split_addresses(message.get("To")):
+    if not parse_addresses(message.get("To"), field=f"{where}.To"):
         raise EmailBRInputError(f"{where}.To: at least one recipient is required")
     if not str(message.get("Subject") or "").strip():
         raise EmailBRInputError(f"{where}.Subject: required")
     if not message.get("HtmlBody") and not message.get("TextBody"):
         raise EmailBRInputError(f"{where}: give HtmlBody, TextBody or both")
-    total = sum(len(split_addresses(message.get(k))) for k in ("To", "Cc", "Bcc"))
+    total = sum(len(parse_addresses(message.get(k), field=f"{where}.{k}")) for k in ("To", "Cc", "Bcc"))
     if total > MAX_RECIPIENTS_PER_MESSAGE:
         raise EmailBRInputError(
             f"{where}: {total} recipients (To + Cc + Bcc) exceed emailManager's limit of "
@@ -267,11 +277,13 @@ def _headers(headers: Any) -> list[dict[str, Any]]:
 
 
 def split_addresses(value: Any) -> list[str]:
-    """Addresses of a To/Cc/Bcc field, which separates them with commas or semicolons."""
+    """Addresses of a To/Cc/Bcc field, separated by commas or semicolons outside quoted names.
+
+    ``"Silva, Ana" <ana@exemplo.com.br>`` is one address (the doc: To "aceita 'Nome da Conta' <addr>").
+    """
     if not value:
         return []
-    items = value if isinstance(value, (list, tuple)) else _SPLIT.split(str(value))
-    return [str(i).strip() for i in items if str(i).strip()]
+    return [a.formatted() for a in parse_addresses(value, field="addresses")]
 
 
 def _join(value: Sequence[str] | str | None) -> str:

@@ -48,6 +48,10 @@ SEND_REQUIRED = (
     "body",
 )
 _EXTENSION = re.compile(r"\.[A-Za-z0-9]{1,5}$")
+_HTML_OPEN = re.compile(r"<html(?:\s[^>]*)?>", re.IGNORECASE)
+_BODY_OPEN = re.compile(r"<body(?:\s[^>]*)?>", re.IGNORECASE)
+#: Webhook timestamps at or above this are milliseconds (in seconds it would be the year 5138).
+_MILLISECONDS_FROM = 10**11
 
 ENDPOINTS = {
     "list_create": Endpoint("POST", "lists/create", idempotent=False),
@@ -234,7 +238,8 @@ class EnvieEmailHook(EmailBRHook):
         """The ``singlesending/create`` body, validated: required fields, MIME whitelist, attachment names.
 
         Defaults: ``to_name`` = the address's local part; sender from the connection's ``from_email``/
-        ``from_name``; reply-to = the sender.
+        ``from_name``; reply-to = the sender. ``body`` goes out as an HTML document (see
+        :func:`html_document`), which envie.email needs to track opens and clicks.
         """
         sender = from_email or self.extra("from_email")
         sender_name = from_name or self.extra("from_name") or sender
@@ -246,7 +251,7 @@ class EnvieEmailHook(EmailBRHook):
             "reply_to_name": reply_to_name or sender_name,
             "reply_to_email": reply_to_email or sender,
             "subject": subject,
-            "body": body,
+            "body": html_document(body) if isinstance(body, str) and body.strip() else body,
         }
         payload["plain_text"] = plain_text
         not_text = [k for k, v in payload.items() if v is not None and not isinstance(v, str)]
@@ -378,13 +383,63 @@ def parse_webhook_event(payload: Mapping[str, Any] | str | bytes) -> EnvieWebhoo
     )
 
 
+def html_document(body: str) -> str:
+    """``body`` inside ``<html><body>…</body></html>``, unless it already is (never wrapped twice).
+
+    The doc, for ``MessageLoaded`` and ``MessageLinkClicked``: "Para o funcionamento, é obrigatório que a
+    mensagem esteja em formato HTML entre as devidas tags <html><body></body></html>." A fragment is wrapped
+    whole; a ``<body>`` without ``<html>`` gets the ``<html>`` around it; an ``<html>`` without ``<body>``
+    gets the ``<body>`` inside it.
+    """
+    has_html = _HTML_OPEN.search(body)
+    has_body = _BODY_OPEN.search(body)
+    if has_html and has_body:
+        return body
+    if has_body:
+        return f"<html>{body}</html>"
+    if has_html:
+        closing = body.lower().rfind("</html>")
+        inner_end = closing if closing > has_html.end() else len(body)
+        return f"{body[: has_html.end()]}<body>{body[has_html.end() : inner_end]}</body>{body[inner_end:]}"
+    return f"<html><body>{body}</body></html>"
+
+
 def _epoch(value: Any) -> datetime | None:
-    if value in (None, "", 0):
+    """A webhook timestamp as an aware UTC time: Unix seconds, Unix milliseconds or an ISO 8601 string.
+
+    The doc shows ``"timestamp": 0`` without a unit, so each form the platform could send is accepted:
+    numbers (or numeric strings) of 10**11 and more are milliseconds, smaller ones seconds; other strings
+    must be ISO 8601 (a time without a zone is UTC). ``0``, ``""`` and ``None`` mean "not given".
+    """
+    if value is None or isinstance(value, bool) or value in ("", 0):
         return None
+    number: float | None = None
+    if isinstance(value, (int, float)):
+        number = float(value)
+    elif isinstance(value, str):
+        try:
+            number = float(value.strip())
+        except ValueError:
+            number = None
+    else:
+        raise EmailBRInputError(f"webhook timestamp {value!r} is not a Unix time or an ISO 8601 date")
+    if number is not None:
+        if number == 0:
+            return None
+        seconds = number / 1000 if abs(number) >= _MILLISECONDS_FROM else number
+        try:
+            return datetime.fromtimestamp(seconds, tz=timezone.utc)
+        except (ValueError, OverflowError, OSError):
+            raise EmailBRInputError(f"webhook timestamp {value!r} is out of range") from None
+    text = value.strip()
     try:
-        return datetime.fromtimestamp(float(value), tz=timezone.utc)
-    except (TypeError, ValueError, OverflowError, OSError):
-        raise EmailBRInputError(f"webhook timestamp {value!r} is not a Unix time") from None
+        parsed = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text)
+    except ValueError:
+        raise EmailBRInputError(
+            f"webhook timestamp {value[:40]!r} is not a Unix time (seconds or milliseconds) or an ISO 8601 "
+            "date"
+        ) from None
+    return parsed.replace(tzinfo=timezone.utc) if parsed.tzinfo is None else parsed.astimezone(timezone.utc)
 
 
 def _page_params(page: int, per_page: int | None) -> dict[str, Any]:

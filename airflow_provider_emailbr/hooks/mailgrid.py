@@ -11,8 +11,8 @@ from __future__ import annotations
 import base64
 import mimetypes
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +26,9 @@ from airflow_provider_emailbr.exceptions import (
     EmailBRValidationError,
 )
 from airflow_provider_emailbr.hooks.base import EmailBRHook, Endpoint, PreparedCall
-from airflow_provider_emailbr.utils.dates import DEFAULT_TIMEZONE, to_local
+from airflow_provider_emailbr.utils.dates import DEFAULT_TIMEZONE, parse_wall_time, to_local
 from airflow_provider_emailbr.utils.encoding import unsendable_text
+from airflow_provider_emailbr.utils.text import fold
 
 #: Recipients per list (To, Cc, Bcc) in one call.
 MAX_RECIPIENTS = 100
@@ -36,6 +37,9 @@ MAX_MESSAGE_BYTES = 50 * 1024 * 1024
 MESSAGE_TYPES = ("html", "text")
 ENCODINGS = ("base64", "quoted-printable")
 REPORT_STATUS = ("sucesso", "erro")
+#: Report status texts (compared folded: no case, accents or repeated spaces) that mean "delivered". The
+#: vendor's page and the sandbox show ``Entregue com sucesso``; any other text is a failure, kept as it came.
+DELIVERED_TEXTS: frozenset[str] = frozenset({"entregue com sucesso", "entregue", "sucesso"})
 
 #: Vendor codes and what they mean; every code but 200 is an error.
 CODES = {
@@ -389,6 +393,54 @@ def report_rows(answer: Any) -> list[dict[str, Any]]:
     return _ordered_rows(answer)
 
 
+def is_delivered(status: Any) -> bool:
+    """Whether a report status text means the message was delivered (see :data:`DELIVERED_TEXTS`)."""
+    return fold(str(status or "")) in DELIVERED_TEXTS
+
+
+@dataclass(frozen=True)
+class MailGridReportRow:
+    """One row of the detailed report (``POST report/``), read.
+
+    A row appears once a delivery is settled, so every row is final. Cc/Bcc copies share their message's
+    ``msgid``.
+
+    :param message_id: ``msgid``: the ``id`` the send answered.
+    :param sender: ``email_de``.
+    :param recipient: ``email_para``.
+    :param status: the vendor's status text, as it came (``Entregue com sucesso`` or a failure reason).
+    :param delivered: whether ``status`` means delivered (:func:`is_delivered`).
+    :param sent_at: the instant of the row's local ``data`` (``DD/MM/YYYY``, or ISO) and ``hora``
+        (``HH:MM[:SS]``) in the account's zone, aware; ``None`` when they cannot be read. A local time
+        repeated when clocks fall back is read as its first occurrence (``fold=0``): the row cannot tell.
+    :param raw: the row as the vendor answered it.
+    """
+
+    message_id: str
+    sender: str
+    recipient: str
+    status: str
+    delivered: bool
+    sent_at: datetime | None
+    raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+
+def parse_report_row(raw: Mapping[str, Any], zone: tzinfo) -> MailGridReportRow:
+    """Read one report row (``{"msgid", "email_de", "email_para", "data", "hora", "status"}``) whose zone-less
+    times are local to ``zone`` (the connection's ``timezone`` extra)."""
+    wall = parse_wall_time(str(raw.get("data") or ""), str(raw.get("hora") or ""))
+    status = str(raw.get("status") or "")
+    return MailGridReportRow(
+        message_id=str(raw.get("msgid") or ""),
+        sender=str(raw.get("email_de") or ""),
+        recipient=str(raw.get("email_para") or ""),
+        status=status,
+        delivered=is_delivered(status),
+        sent_at=None if wall is None else wall.replace(tzinfo=zone, fold=0),
+        raw=raw,
+    )
+
+
 def _ordered_rows(answer: Any) -> list[dict[str, Any]]:
     if not answer:
         return []
@@ -402,14 +454,37 @@ def _ordered_rows(answer: Any) -> list[dict[str, Any]]:
 
 
 def message_size(body: Mapping[str, Any]) -> int:
-    """Bytes the message will weigh: subject, bodies and base64 attachments (what the 50 MB limit covers)."""
-    size = sum(  # surrogatepass: measuring never fails; unsendable text is refused when the request is built
-        len(str(body.get(k, "")).encode("utf-8", "surrogatepass"))
-        for k in ("assunto", "mensagem", "mensagemAlt")
-    )
+    """Bytes the message will weigh once encoded, which is what MailGrid's 50 MB limit covers.
+
+    The doc: "O tamanho total da mensagem (incluindo anexos) não deve exceder 50 MB. Isso inclui a mensagem
+    em si, os cabeçalhos e o tamanho combinado de quaisquer anexos." So the subject counts as UTF-8, the HTML
+    body and its plain alternative in their transfer encoding (``mensagemEncoding``: base64, or
+    quoted-printable), and each attachment as MIME base64 (76-character lines ending in CRLF).
+    """
+    # surrogatepass: measuring never fails; unsendable text is refused when the request is built
+    size = len(str(body.get("assunto", "")).encode("utf-8", "surrogatepass"))
+    encoding = body.get("mensagemEncoding") or "base64"
+    for key in ("mensagem", "mensagemAlt"):
+        size += encoded_length(str(body.get(key, "")).encode("utf-8", "surrogatepass"), encoding)
     for attachment in (body.get("mensagemAnexos") or {}).values():
-        size += len(attachment.get("content", ""))
+        size += _mime_lines(len(attachment.get("content", "")))
     return size
+
+
+def encoded_length(data: bytes, encoding: str = "base64") -> int:
+    """Bytes of ``data`` once MIME-encoded with ``encoding`` (``base64`` or ``quoted-printable``)."""
+    if not data:
+        return 0
+    if encoding == "quoted-printable":
+        import quopri
+
+        return len(quopri.encodestring(data))
+    return _mime_lines(4 * -(-len(data) // 3))
+
+
+def _mime_lines(base64_chars: int) -> int:
+    """Base64 text of ``base64_chars`` characters wrapped in MIME lines of 76 characters plus CRLF."""
+    return base64_chars + 2 * -(-base64_chars // 76)
 
 
 def _text(field: str, value: Any) -> str:

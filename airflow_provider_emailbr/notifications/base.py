@@ -2,10 +2,12 @@
 
 A notifier renders its template fields with the callback's context (Airflow does it before calling
 :meth:`~EmailBRNotifier.notify` or awaiting :meth:`~EmailBRNotifier.async_notify`), builds one
-:class:`~airflow_provider_emailbr.utils.emailer.SimpleEmail`, and hands it to the platform's planner in
-:mod:`airflow_provider_emailbr.utils.emailer`. ``notify`` sends with the hook's blocking ``call`` (task
-callbacks run in the worker); ``async_notify`` reads the connection and sends with ``acall`` without blocking
-the event loop (deadline alerts run in the triggerer). Both build exactly the same requests.
+:class:`~airflow_provider_emailbr.sending.model.SimpleEmail`, and delivers it with the sending layer's
+one-shot delivery (:mod:`airflow_provider_emailbr.sending.delivery`): the vendor's adapter plans the calls and
+reads the answers exactly as for the send operators, and the one classifier decides each outcome.
+``notify`` sends with the hook's blocking ``call`` (task callbacks run in the worker); ``async_notify``
+reads the connection and sends with ``acall`` without blocking the event loop (deadline alerts run in the
+triggerer). Both build exactly the same requests.
 """
 
 from __future__ import annotations
@@ -18,16 +20,10 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.sdk import BaseNotifier
 
-from airflow_provider_emailbr.utils.emailer import (
-    PLATFORMS,
-    Attachment,
-    DeliveryReport,
-    Platform,
-    SimpleEmail,
-    adeliver,
-    deliver,
-    split_addresses,
-)
+from airflow_provider_emailbr.sending.addresses import split_addresses
+from airflow_provider_emailbr.sending.base import VendorAdapter
+from airflow_provider_emailbr.sending.delivery import DeliveryReport, adapters, adeliver, deliver
+from airflow_provider_emailbr.sending.model import Attachment, SimpleEmail
 
 if TYPE_CHECKING:
     from typing import TypedDict
@@ -54,6 +50,8 @@ if TYPE_CHECKING:
         context: Context | None
 
 
+#: The adapter of each supported connection type (the notifiers' platforms).
+PLATFORMS: dict[str, VendorAdapter] = adapters()
 #: Default subject: works for task callbacks (``ti``) and deadline alerts (``deadline``, ``dag_run`` dict).
 DEFAULT_SUBJECT = (
     "[Airflow] {{ dag_run.dag_id }}"
@@ -102,7 +100,7 @@ class EmailBRNotifier(BaseNotifier):
         "reply_to",
         "files",
     )
-    #: The connection type of the platform (a key of ``utils.emailer.PLATFORMS``).
+    #: The connection type of the platform (a key of :data:`PLATFORMS`).
     conn_type: ClassVar[str]
     #: The attribute (and keyword) holding the connection id, named like the hook's.
     conn_id_attr: ClassVar[str]
@@ -137,7 +135,7 @@ class EmailBRNotifier(BaseNotifier):
         setattr(self, self.conn_id_attr, conn_id or self.platform.default_conn_id)
 
     @property
-    def platform(self) -> Platform:
+    def platform(self) -> VendorAdapter:
         """How this notifier's vendor sends an e-mail."""
         return PLATFORMS[self.conn_type]
 

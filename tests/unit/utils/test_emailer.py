@@ -8,8 +8,8 @@ import logging
 import pytest
 
 from airflow_provider_emailbr.exceptions import EmailBRConfigError, EmailBRInputError
-from airflow_provider_emailbr.sandbox.constants import SENDER_EMAIL, SENDER_NAME
 from airflow_provider_emailbr.utils.emailer import EmailBRSendError, send_email
+from emailbr_sandbox.constants import SENDER_EMAIL, SENDER_NAME
 
 BACKEND = "airflow_provider_emailbr.utils.emailer.send_email"
 
@@ -93,7 +93,8 @@ def test_emailmanager_headers_named_sender_and_more_than_20_recipients(sandbox, 
     assert [c["path"] for c in sandbox.requests("emailmanager")] == ["/emailmanager/email"] * 2
     assert bodies[0]["To"] == ", ".join(to[:18]) and bodies[0]["Cc"] == "c1@exemplo.com.br, c2@exemplo.com.br"
     assert bodies[1]["To"] == ", ".join(to[18:]) and "Cc" not in bodies[1]
-    assert all(b["From"] == f"Equipe Dados <{SENDER_EMAIL}>" for b in bodies)
+    # the vendor's documented form: 'From ... aceitam "Nome da Conta" <remetente@dominio.com.br>'
+    assert all(b["From"] == f'"Equipe Dados" <{SENDER_EMAIL}>' for b in bodies)
     assert all(b["Headers"] == [{"Name": "X-Origem", "Value": "airflow"}] for b in bodies)
     assert sum(len(m["Recipients"]) for m in sandbox.state("emailmanager")["messages"]) == 27
 
@@ -110,7 +111,9 @@ def test_envie_sends_every_recipient_individually(sandbox, configured, tmp_path)
     assert bodies[0]["attachments"] == [
         {"data": base64.b64encode(b"%PDF").decode(), "name": "nota", "mime": "application/pdf"}
     ]
-    assert bodies[0]["from_email"] == SENDER_EMAIL and bodies[0]["body"] == "<p>nota</p>"
+    # envie.email tracks opens/clicks only for HTML "entre as devidas tags <html><body></body></html>"
+    assert bodies[0]["from_email"] == SENDER_EMAIL
+    assert bodies[0]["body"] == "<html><body><p>nota</p></body></html>"
 
 
 def test_dryrun_validates_and_sends_nothing(sandbox, configured, tmp_path):
@@ -181,5 +184,5 @@ def test_emailmanager_connection_sender_name_is_used_when_the_call_gives_no_send
         from_email=f"Outra Equipe <{SENDER_EMAIL}>",
     )
     first, second = (call["body"]["From"] for call in sandbox.requests("emailmanager"))
-    assert first == f"Equipe Dados <{SENDER_EMAIL}>"
-    assert second == f"Outra Equipe <{SENDER_EMAIL}>"
+    assert first == f'"Equipe Dados" <{SENDER_EMAIL}>'
+    assert second == f'"Outra Equipe" <{SENDER_EMAIL}>'

@@ -13,8 +13,8 @@ from airflow_provider_emailbr.notifications.emailmanager import (
 )
 from airflow_provider_emailbr.notifications.envie import EnvieEmailNotifier, send_envie_email_notification
 from airflow_provider_emailbr.notifications.mailgrid import MailGridNotifier, send_mailgrid_notification
-from airflow_provider_emailbr.sandbox.constants import SENDER_EMAIL, SENDER_NAME
 from airflow_provider_emailbr.utils.emailer import EmailBRSendError
+from emailbr_sandbox.constants import SENDER_EMAIL, SENDER_NAME
 
 
 def task_context(exception: BaseException | None = None) -> dict:

@@ -1,0 +1,339 @@
+"""The send operators' loop: skip what earlier tries settled, send the rest, tally and summarise.
+
+:class:`SendEngine` runs one :class:`~.base.SendPlan` for one task instance. It reads the ledger
+(:mod:`.ledger`) once, skips items an earlier try confirmed sent, does not re-send items it left
+``unknown`` (unless ``resend_unknown``), writes an ``attempt`` record before each call and the outcomes as
+answers arrive, keeps at most ``concurrency`` calls in flight (sharing one back-off when the vendor says 429)
+and stops sending after a call whose verdict says so. It returns a :class:`SendResult`; the operator decides
+success or failure (:meth:`SendResult.failed`) and words it with :meth:`SendResult.summary`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import deque
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from airflow_provider_emailbr.exceptions import EmailBRInputError
+from airflow_provider_emailbr.sending.base import CallResult, SendPlan
+from airflow_provider_emailbr.sending.ledger import LEDGER_FIELDS, RunIdentity, SendLedger, effective_outcome
+from airflow_provider_emailbr.sending.model import (
+    ATTEMPT,
+    NOT_SENT,
+    SENT,
+    UNKNOWN,
+    SendItem,
+    name_some,
+    shorten,
+)
+
+log = logging.getLogger(__name__)
+
+#: Seconds between progress lines in the task log.
+PROGRESS_EVERY = 5.0
+#: Fields of a ledger record that are not the item's public result.
+_PRIVATE_FIELDS = (*LEDGER_FIELDS, "try_number", "outcome", "slot", "resolved", "error")
+
+
+@dataclass
+class Tally:
+    """Who ended where in this try."""
+
+    sent_now: list[SendItem] = field(default_factory=list)
+    sent_before: list[SendItem] = field(default_factory=list)
+    refused: list[tuple[SendItem, str]] = field(default_factory=list)
+    unknown: list[tuple[SendItem, str]] = field(default_factory=list)
+    not_attempted: list[tuple[SendItem, str]] = field(default_factory=list)
+
+
+@dataclass
+class SendResult:
+    """The outcome of a try: one record per item (input order) and the tally."""
+
+    vendor: str
+    items: list[SendItem]
+    results: dict[str, dict[str, Any]]
+    tally: Tally
+
+    @property
+    def ordered(self) -> list[dict[str, Any]]:
+        """The per-item records in input order, without bookkeeping fields."""
+        return [{k: v for k, v in self.results[i.key].items() if k not in LEDGER_FIELDS} for i in self.items]
+
+    @property
+    def sent(self) -> int:
+        """Items confirmed sent, by this try or earlier ones."""
+        return len(self.tally.sent_now) + len(self.tally.sent_before)
+
+    def failed(self, *, fail_on_partial: bool) -> bool:
+        """Unknown or not-attempted items always fail; refusals fail with ``fail_on_partial`` or when none was
+        sent."""
+        tally = self.tally
+        return bool(tally.unknown or tally.not_attempted) or (
+            bool(tally.refused) and (fail_on_partial or self.sent == 0)
+        )
+
+    def counts(self) -> dict[str, int]:
+        """Counts only (for very large sends whose records live in the ledger)."""
+        return {
+            "sent": self.sent,
+            "sent_before": len(self.tally.sent_before),
+            "refused": len(self.tally.refused),
+            "unknown": 0,
+            "total": len(self.items),
+        }
+
+    def summary(self, *, failed: bool, results_location: str | None = None) -> str:
+        """Counts, then who was sent, refused, unknown and not attempted (by reason), and how to resolve."""
+        tally = self.tally
+        sent = tally.sent_before + tally.sent_now
+        lines = [
+            f"{self.vendor} send: {len(sent)} sent ({len(tally.sent_before)} by earlier tries), "
+            f"{len(tally.refused)} refused, {len(tally.unknown)} unknown, "
+            f"{len(tally.not_attempted)} not attempted."
+        ]
+        if sent and failed:
+            lines.append(f"Confirmed sent: {name_some([i.label for i in sent])}.")
+        if tally.refused:
+            lines.append(f"Refused (not sent; a retry sends them again): {_by_reason(tally.refused)}.")
+        if tally.not_attempted:
+            lines.append(f"Not attempted (a retry sends them): {_by_reason(tally.not_attempted)}.")
+        if tally.unknown:
+            lines.append(
+                "Unknown (the request went out and the answer was lost: they MAY have been delivered and are "
+                f"NOT re-sent automatically): {_by_reason(tally.unknown)}. To resolve, check the platform's "
+                "delivery report, then either mark them with "
+                "airflow_provider_emailbr.operators.send.mark_send_results(results_path, dag_id=…, "
+                "task_id=…, run_id=…, outcome='sent' or 'not_sent') or run the task again with "
+                "resend_unknown=True."
+            )
+        if failed:
+            where = f"{results_location} and " if results_location else ""
+            lines.append(f"Per-item results: {where}the XCom 'send_results'.")
+        return " ".join(lines)
+
+
+class SendEngine:
+    """Run one plan for one task instance (see the module docstring).
+
+    :param plan: the validated send.
+    :param hook: the vendor hook the plan's calls go through.
+    :param identity: the task instance (the ledger's records are scoped to it).
+    :param ledger: where attempts and outcomes are recorded, or ``None``.
+    :param resend_unknown: send again what an earlier try left ``unknown``.
+    :param concurrency: calls in flight at once.
+    :param logger: the task's logger.
+    """
+
+    def __init__(
+        self,
+        plan: SendPlan,
+        hook: Any,
+        *,
+        identity: RunIdentity,
+        ledger: SendLedger | None,
+        resend_unknown: bool = False,
+        concurrency: int = 1,
+        logger: logging.Logger | logging.LoggerAdapter[Any] | None = None,
+    ) -> None:
+        self.plan = plan
+        self.hook = hook
+        self.identity = identity
+        self.ledger = ledger
+        self.resend_unknown = resend_unknown
+        self.concurrency = concurrency
+        self.log = logger or log
+        self.vendor = plan.vendor
+
+    def run(self) -> SendResult:
+        """Send what is pending; every item ends with a record."""
+        items = self.plan.items
+        keys = [i.key for i in items]
+        if len(set(keys)) != len(keys):
+            raise EmailBRInputError(f"{self.vendor}: the input lists the same item twice")
+        prior = self.ledger.latest(self.identity) if self.ledger else {}
+        self._check_input_unchanged(items, prior)
+        result = SendResult(self.vendor, items, {}, Tally())
+        pending = self._settle_earlier_tries(items, prior, result)
+        groups = list(self.plan.groups(pending))
+        grouped = {i.key for g in groups for i in g}
+        for item in pending:
+            if item.key not in grouped:
+                self._not_attempted(item, "nothing left to send it with", result)
+        self._send_groups(groups, result)
+        return result
+
+    def _settle_earlier_tries(
+        self, items: list[SendItem], prior: Mapping[str, Mapping[str, Any]], result: SendResult
+    ) -> list[SendItem]:
+        pending: list[SendItem] = []
+        tally = result.tally
+        for item in items:
+            record = prior.get(item.key)
+            outcome = effective_outcome(record)
+            if outcome == SENT:
+                result.results[item.key] = {**self.plan.blank(item), **_public(record), "outcome": SENT}
+                tally.sent_before.append(item)
+            elif outcome == UNKNOWN and not self.resend_unknown:
+                reason = str((record or {}).get("error") or "a request was sent and no answer recorded")
+                result.results[item.key] = {
+                    **self.plan.blank(item),
+                    **_public(record),
+                    "outcome": UNKNOWN,
+                    "error": reason,
+                }
+                tally.unknown.append((item, f"left unknown by try {(record or {}).get('try_number')}"))
+            else:
+                pending.append(item)
+        if tally.sent_before or tally.unknown:
+            self.log.info(
+                "%s: %d item(s) confirmed sent by earlier tries are skipped; %d unknown are not re-sent%s",
+                self.vendor,
+                len(tally.sent_before),
+                len(tally.unknown),
+                "" if not self.resend_unknown else " (resend_unknown=True: unknown ones are sent again)",
+            )
+        return pending
+
+    def _check_input_unchanged(self, items: list[SendItem], prior: Mapping[str, Mapping[str, Any]]) -> None:
+        """Fail when an earlier try's item in the same slot had another key (the input changed)."""
+        by_slot: dict[str, tuple[str, str | None]] = {}
+        for key, record in prior.items():
+            slot = record.get("slot")
+            if slot is not None and effective_outcome(record) in (SENT, UNKNOWN):
+                by_slot[str(slot)] = (key, effective_outcome(record))
+        changed = [
+            f"{item.label} (now {item.key}, before {by_slot[item.slot][0]}: {by_slot[item.slot][1]})"
+            for item in items
+            if item.slot is not None and item.slot in by_slot and by_slot[item.slot][0] != item.key
+        ]
+        if changed:
+            raise EmailBRInputError(
+                f"{self.vendor}: the input changed since an earlier try, which already sent (or may have "
+                f"sent) other messages in the same positions: {name_some(changed, 5)}. Sending now could "
+                "duplicate or skip messages; restore the original input or use a new results_path."
+            )
+
+    def _send_groups(self, groups: list[list[SendItem]], result: SendResult) -> None:
+        """Send the groups (``concurrency`` at a time), recording every outcome as it arrives."""
+        remaining = deque(groups)
+        total = len(groups)
+        done_count = 0
+        stop: str | None = None
+        last_progress = time.monotonic()
+        hook = self.hook
+        pool = None
+        if self.concurrency > 1 and len(groups) > 1:
+            from concurrent.futures import ThreadPoolExecutor
+
+            from airflow_provider_emailbr.utils.throttle import Throttle
+
+            hook.settings  # noqa: B018 - read the connection once, before the workers share the hook
+            hook.session  # noqa: B018
+            hook = hook.with_options(throttle=Throttle())
+            pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="emailbr-send")
+        in_flight: dict[Any, list[SendItem]] = {}
+        try:
+            while remaining or in_flight:
+                while remaining and stop is None and len(in_flight) < (self.concurrency if pool else 1):
+                    group = remaining.popleft()
+                    if self.ledger is not None:
+                        self.ledger.write(
+                            [
+                                {"key": i.key, **_slot(i), **self.identity.stamp(), "outcome": ATTEMPT}
+                                for i in group
+                            ]
+                        )
+                    if pool is None:
+                        in_flight[_Done(self.plan.send(hook, group))] = group
+                    else:
+                        in_flight[pool.submit(self.plan.send, hook, group)] = group
+                if not in_flight:
+                    break
+                if pool is None:
+                    finished = list(in_flight)
+                else:
+                    from concurrent.futures import FIRST_COMPLETED, wait
+
+                    finished = list(wait(list(in_flight), return_when=FIRST_COMPLETED).done)
+                for future in finished:
+                    group = in_flight.pop(future)
+                    records, reason = future.result()
+                    self._record(group, records, result)
+                    done_count += 1
+                    if reason and stop is None:
+                        stop = reason
+                        self.log.error(
+                            "%s: stopping after this request: %s; nothing more is sent in this try",
+                            self.vendor,
+                            reason,
+                        )
+                if time.monotonic() - last_progress >= PROGRESS_EVERY or (not remaining and not in_flight):
+                    last_progress = time.monotonic()
+                    self.log.info(
+                        "%s: %d/%d request(s) done: %d sent, %d refused, %d unknown",
+                        self.vendor,
+                        done_count,
+                        total,
+                        len(result.tally.sent_now),
+                        len(result.tally.refused),
+                        len(result.tally.unknown),
+                    )
+        finally:
+            if pool is not None:
+                pool.shutdown(wait=True)
+        for group in remaining:
+            for item in group:
+                self._not_attempted(item, f"not attempted: {stop}", result)
+
+    def _not_attempted(self, item: SendItem, reason: str, result: SendResult) -> None:
+        result.results[item.key] = {**self.plan.blank(item), "outcome": NOT_SENT, "error": reason}
+        result.tally.not_attempted.append((item, reason))
+
+    def _record(self, group: list[SendItem], records: list[dict[str, Any]], result: SendResult) -> None:
+        lines = []
+        tally = result.tally
+        for item, record in zip(group, records, strict=True):
+            result.results[item.key] = record
+            lines.append({"key": item.key, **_slot(item), **self.identity.stamp(), **record})
+            outcome = record["outcome"]
+            if outcome == SENT:
+                tally.sent_now.append(item)
+            elif outcome == UNKNOWN:
+                tally.unknown.append((item, str(record.get("error") or "")))
+            else:
+                tally.refused.append((item, str(record.get("error") or "")))
+        if self.ledger is not None:
+            self.ledger.write(lines)
+
+
+class _Done:
+    """A finished inline call with a future's ``result()``, for sequential sending."""
+
+    def __init__(self, value: CallResult) -> None:
+        self.value = value
+
+    def result(self) -> CallResult:
+        return self.value
+
+
+def _slot(item: SendItem) -> dict[str, Any]:
+    return {"slot": item.slot} if item.slot is not None else {}
+
+
+def _public(record: Mapping[str, Any] | None) -> dict[str, Any]:
+    return {k: v for k, v in (record or {}).items() if k not in _PRIVATE_FIELDS}
+
+
+def _by_reason(entries: Sequence[tuple[SendItem, str]], max_reasons: int = 5) -> str:
+    """``reason: a, b, c; other reason: d`` — items grouped by their (shortened) reason."""
+    groups: dict[str, list[str]] = {}
+    for item, reason in entries:
+        groups.setdefault(shorten(reason), []).append(item.label)
+    parts = [f"[{reason}] {name_some(labels)}" for reason, labels in list(groups.items())[:max_reasons]]
+    if len(groups) > max_reasons:
+        parts.append(f"… {len(groups) - max_reasons} more reason(s)")
+    return "; ".join(parts)
