@@ -2,22 +2,23 @@
 
 Each hook gets a recognisable secret; every failure path is forced (connection refused, lost answer, HTTP
 errors with the secret echoed in the body, vendor errors inside HTTP 200, redirects carrying the key); the
-test then searches everything a user could see.
+test then searches everything a user could see. Hooks come from the ``make_hook`` factory
+(``tests/unit/hooks/conftest.py``), given these secrets as their credentials.
 """
 
 from __future__ import annotations
 
+import logging
 import traceback
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 from structlog.testing import capture_logs
 
 from airflow_provider_emailbr.exceptions import EmailBRError
-from airflow_provider_emailbr.hooks.criaenvio import CriaEnvioHook
-from airflow_provider_emailbr.hooks.emailmanager import EmailManagerHook
-from airflow_provider_emailbr.hooks.envie import EnvieEmailHook
-from airflow_provider_emailbr.hooks.iagente import IAgenteEmailHook
-from airflow_provider_emailbr.hooks.mailgrid import MailGridHook
+from airflow_provider_emailbr.hooks.base import EmailBRHook
+from airflow_provider_emailbr.utils.redaction import redact
 from airflow_provider_emailbr.utils.retry import RetryPolicy
 from tests.conftest import Reply
 
@@ -30,58 +31,41 @@ SECRETS = {
     "emailmanager": "EMAILMGR-SECRET-c27e55",
 }
 
-FAST = RetryPolicy(max_retries=1, backoff_base=0.001)
+#: Each vendor's credentials: its own recognisable secret (envie.email's public key is secret too).
+CREDENTIALS: dict[str, dict[str, str]] = {
+    "iagente": {"password": SECRETS["iagente"]},
+    "envie": {"login": SECRETS["envie_public"], "password": SECRETS["envie_private"]},
+    "criaenvio": {"password": SECRETS["criaenvio"]},
+    "mailgrid": {"password": SECRETS["mailgrid"]},
+    "emailmanager": {"password": SECRETS["emailmanager"]},
+}
+
+#: One retry: each scripted failure answer is given twice, so the retry sees the same answer.
+ONE_RETRY = RetryPolicy(max_retries=1, backoff_base=0.001)
+
+#: Two calls per vendor, each reaching the HTTP core by a different endpoint.
+CALLS: list[tuple[str, Callable[[Any], object]]] = [
+    ("iagente", lambda h: h.create_group(name="g")),
+    ("iagente", lambda h: h.list_groups()),
+    ("envie", lambda h: h.send(to_email="a@x.com", subject="s", body="b")),
+    ("envie", lambda h: h.show_lists()),
+    ("criaenvio", lambda h: h.create_list(nome="l")),
+    ("criaenvio", lambda h: h.get_campaign("x")),
+    ("mailgrid", lambda h: h.send(to="a@x.com", subject="s", message="m")),
+    ("mailgrid", lambda h: h.report(start="2026-01-01T00:00", end="2026-01-01T00:01")),
+    ("emailmanager", lambda h: h.delivery_stats()),
+    (
+        "emailmanager",
+        lambda h: h.send_email({"From": "r@x.com", "To": "a@x.com", "Subject": "s", "TextBody": "t"}),
+    ),
+]
 
 
-def _hooks(base_url: str, set_connection):
-    set_connection("s_iagente", conn_type="iagente_email", host=base_url, password=SECRETS["iagente"])
-    set_connection(
-        "s_envie",
-        conn_type="envie_email",
-        host=base_url,
-        login=SECRETS["envie_public"],
-        password=SECRETS["envie_private"],
-        extra={"from_email": "r@x.com"},
-    )
-    set_connection("s_cria", conn_type="criaenvio", host=base_url, password=SECRETS["criaenvio"])
-    set_connection(
-        "s_mailgrid",
-        conn_type="mailgrid",
-        host=base_url,
-        login="user@x.com",
-        password=SECRETS["mailgrid"],
-        extra={"smtp_host": "h", "from_email": "r@x.com"},
-    )
-    set_connection(
-        "s_em",
-        conn_type="emailmanager",
-        host=base_url,
-        password=SECRETS["emailmanager"],
-        extra={"from_email": "r@x.com"},
-    )
+def _hooks(make_hook: Callable[..., EmailBRHook], **fields: Any) -> list[tuple[EmailBRHook, Callable]]:
+    """Each call of :data:`CALLS` with a fresh hook holding its vendor's secrets (``fields`` override)."""
     return [
-        (IAgenteEmailHook("s_iagente", retry_policy=FAST), lambda h: h.create_group(name="g")),
-        (IAgenteEmailHook("s_iagente", retry_policy=FAST), lambda h: h.list_groups()),
-        (
-            EnvieEmailHook("s_envie", retry_policy=FAST),
-            lambda h: h.send(to_email="a@x.com", subject="s", body="b"),
-        ),
-        (EnvieEmailHook("s_envie", retry_policy=FAST), lambda h: h.show_lists()),
-        (CriaEnvioHook("s_cria", retry_policy=FAST), lambda h: h.create_list(nome="l")),
-        (CriaEnvioHook("s_cria", retry_policy=FAST), lambda h: h.get_campaign("x")),
-        (
-            MailGridHook("s_mailgrid", retry_policy=FAST),
-            lambda h: h.send(to="a@x.com", subject="s", message="m"),
-        ),
-        (
-            MailGridHook("s_mailgrid", retry_policy=FAST),
-            lambda h: h.report(start="2026-01-01T00:00", end="2026-01-01T00:01"),
-        ),
-        (EmailManagerHook("s_em", retry_policy=FAST), lambda h: h.delivery_stats()),
-        (
-            EmailManagerHook("s_em", retry_policy=FAST),
-            lambda h: h.send_email({"From": "r@x.com", "To": "a@x.com", "Subject": "s", "TextBody": "t"}),
-        ),
+        (make_hook(vendor, retry_policy=ONE_RETRY, **CREDENTIALS[vendor], **fields), invoke)
+        for vendor, invoke in CALLS
     ]
 
 
@@ -108,7 +92,7 @@ def _echo(secret_blob: str) -> list[Reply]:
     ]
 
 
-def _everything_visible(err: BaseException, hook) -> str:
+def _everything_visible(err: BaseException, hook: EmailBRHook) -> str:
     chain = "".join(traceback.format_exception(type(err), err, err.__traceback__))
     parts = [chain, str(err), repr(err), repr(hook), repr(hook.settings), str(vars(err))]
     cause = err
@@ -118,11 +102,11 @@ def _everything_visible(err: BaseException, hook) -> str:
     return "\n".join(parts)
 
 
-def test_no_secret_leaks_on_any_failure_path(server, set_connection, free_port, log_records, capsys):
+def test_no_secret_leaks_on_any_failure_path(make_hook, server, free_port, log_records, capsys):
     seen: list[str] = []
     failures = 0
     with capture_logs() as structlog_events:
-        for hook, invoke in _hooks(server.url + "/", set_connection):
+        for hook, invoke in _hooks(make_hook):
             own = hook.settings  # the hook's own credentials, echoed back by the "server"
             blob = " ".join(filter(None, [own.password, own.login if hook.secret_login() else None]))
             for reply in _echo(blob):
@@ -135,7 +119,7 @@ def test_no_secret_leaks_on_any_failure_path(server, set_connection, free_port, 
             _ok, message = hook.test_connection()
             seen.append(message)
         # connection refused: requests puts the full URL (with CriaEnvio's key) in its message
-        for hook, invoke in _hooks(f"http://127.0.0.1:{free_port}/", set_connection):
+        for hook, invoke in _hooks(make_hook, host=f"http://127.0.0.1:{free_port}/"):
             with pytest.raises(EmailBRError) as err:
                 invoke(hook)
             seen.append(_everything_visible(err.value, hook))
@@ -151,17 +135,15 @@ def test_no_secret_leaks_on_any_failure_path(server, set_connection, free_port, 
         assert secret not in everything, f"{name} secret leaked"
 
 
-def test_http_client_debug_log_does_not_show_criaenvio_key(server, set_connection, log_records):
+def test_http_client_debug_log_does_not_show_criaenvio_key(make_hook, server, log_records):
     """httpx logs the request line (URL with ``chave``); httpcore logs the answer's headers at DEBUG."""
-    import logging
-
-    set_connection("c", conn_type="criaenvio", host=server.url, password=SECRETS["criaenvio"])
+    hook = make_hook("criaenvio", **CREDENTIALS["criaenvio"])
     server.reply(Reply(body={"data": []}, headers={"X-Echo": f"chave={SECRETS['criaenvio']}"}))
     httpx_logger = logging.getLogger("httpx")
     level = httpx_logger.level
     httpx_logger.setLevel(logging.DEBUG)  # Airflow's logging config may quiet it; a user may not
     try:
-        CriaEnvioHook("c").search_senders()
+        hook.search_senders()
     finally:
         httpx_logger.setLevel(level)
     lines = [r.getMessage() for r in log_records if r.name.startswith(("httpx", "httpcore"))]
@@ -171,22 +153,18 @@ def test_http_client_debug_log_does_not_show_criaenvio_key(server, set_connectio
     assert server.last.query[-1] == ("chave", SECRETS["criaenvio"])  # while the vendor still got it
 
 
-def test_sensitive_extras_are_registered_for_masking(set_connection):
-    from airflow_provider_emailbr.utils.redaction import redact
-
-    set_connection(
-        "c",
-        conn_type="criaenvio",
+def test_sensitive_extras_are_registered_for_masking(make_hook):
+    hook = make_hook(
+        "criaenvio",
         password="k-long-enough",
         extra={"proxy_api_key": "EXTRA-SECRET-123", "timezone": "America/Sao_Paulo"},
     )
-    CriaEnvioHook("c").settings
+    _ = hook.settings  # reading the connection registers its sensitive extras
     assert redact("x EXTRA-SECRET-123 y") == "x *** y"
     assert redact("America/Sao_Paulo") == "America/Sao_Paulo"
 
 
-def test_hook_and_settings_repr_hide_secrets(set_connection):
-    set_connection("c", conn_type="criaenvio", password=SECRETS["criaenvio"])
-    hook = CriaEnvioHook("c")
+def test_hook_and_settings_repr_hide_secrets(make_hook):
+    hook = make_hook("criaenvio", **CREDENTIALS["criaenvio"])
     assert SECRETS["criaenvio"] not in repr(hook.settings)
     assert SECRETS["criaenvio"] not in repr(hook)
