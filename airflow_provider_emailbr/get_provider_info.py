@@ -217,12 +217,12 @@ def get_provider_info() -> dict[str, Any]:
             {"integration-name": "envie.email", "python-modules": [f"{PACKAGE}.operators.send"]},
         ],
         "sensors": [
-            {"integration-name": "CriaEnvio", "python-modules": [f"{PACKAGE}.sensors.campaigns"]},
-            {"integration-name": "MailGrid", "python-modules": [f"{PACKAGE}.sensors.reports"]},
+            {"integration-name": "CriaEnvio", "python-modules": [f"{PACKAGE}.sensors.criaenvio"]},
+            {"integration-name": "MailGrid", "python-modules": [f"{PACKAGE}.sensors.mailgrid"]},
         ],
         "triggers": [
-            {"integration-name": "CriaEnvio", "python-modules": [f"{PACKAGE}.triggers.campaigns"]},
-            {"integration-name": "MailGrid", "python-modules": [f"{PACKAGE}.triggers.reports"]},
+            {"integration-name": "CriaEnvio", "python-modules": [f"{PACKAGE}.triggers.criaenvio"]},
+            {"integration-name": "MailGrid", "python-modules": [f"{PACKAGE}.triggers.mailgrid"]},
         ],
         "notifications": [
             f"{PACKAGE}.notifications.mailgrid.MailGridNotifier",

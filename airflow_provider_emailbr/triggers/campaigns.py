@@ -1,184 +1,28 @@
-"""Wait for a CriaEnvio campaign in the triggerer: :class:`CriaEnvioCampaignTrigger`.
+"""Former home of the CriaEnvio campaign trigger, kept so that 0.1.0 imports still work.
 
-The trigger only reads (``GET /envios/{id}``), so a triggerer restart — which runs ``run()`` again from the
-start — can never cause a side effect. Everything is asynchronous: the connection is fetched with Airflow's
-async helpers, requests go through the hook's :meth:`~airflow_provider_emailbr.hooks.base.EmailBRHook.acall`
-(one pooled ``httpx.AsyncClient`` per event loop, shared by every trigger), and waits are ``asyncio.sleep``.
+A trigger serialised by 0.1.0 names ``airflow_provider_emailbr.triggers.campaigns.CriaEnvioCampaignTrigger``;
+a triggerer of this release still finds it here (the same class). New triggers serialise with the class path
+of :mod:`airflow_provider_emailbr.triggers.criaenvio`.
 """
 
 from __future__ import annotations
 
-import asyncio
-import random
-import weakref
-from collections.abc import AsyncIterator
-from typing import Any
-
-from airflow.triggers.base import BaseTrigger, TriggerEvent
-
-from airflow_provider_emailbr.exceptions import (
-    EmailBRError,
-    EmailBRRateLimitError,
-    EmailBRServerError,
-    EmailBRTransportError,
-)
-from airflow_provider_emailbr.hooks.criaenvio import (
+from airflow_provider_emailbr.triggers.criaenvio import (
     ENDPOINTS,
-    CriaEnvioHook,
-    campaign_progress,
-    campaign_stats,
-)
-from airflow_provider_emailbr.utils.retry import RetryPolicy
-
-#: The hook's own retries are off: the trigger's loop retries transient errors without a bound.
-NO_RETRIES = RetryPolicy(max_retries=0)
-#: First wait after a transient error (the poll interval when shorter); it doubles on each error in a row.
-MIN_BACKOFF = 1.0
-#: Campaign reads in flight at once per event loop, whatever the number of triggers. It keeps the shared
-#: HTTP client's pool (20 kept-alive connections) from queueing: httpcore's pool costs CPU in proportion to
-#: its queue on every request, so a thousand simultaneous reads would starve the loop.
-MAX_CONCURRENT_READS = 20
-#: Longest random delay before a trigger's first read, so triggers started together (a triggerer restart)
-#: do not all poll at the same instants.
-FIRST_READ_SPREAD = 5.0
-
-_read_slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
-    weakref.WeakKeyDictionary()
+    FIRST_READ_SPREAD,
+    MAX_CONCURRENT_READS,
+    MIN_BACKOFF,
+    NO_RETRIES,
+    CriaEnvioCampaignTrigger,
+    read_slots,
 )
 
-
-def read_slots() -> asyncio.Semaphore:
-    """The running loop's semaphore of :data:`MAX_CONCURRENT_READS` campaign reads."""
-    loop = asyncio.get_running_loop()
-    slots = _read_slots.get(loop)
-    if slots is None:
-        slots = _read_slots[loop] = asyncio.Semaphore(MAX_CONCURRENT_READS)
-    return slots
-
-
-class CriaEnvioCampaignTrigger(BaseTrigger):
-    """Poll a CriaEnvio campaign until it ends, then fire one event.
-
-    Events (``TriggerEvent.payload``):
-
-    - ``{"status": "success", "campaign_id", "campaign": stats}`` when the campaign is ``Concluído``;
-    - ``{"status": "cancelled", "campaign_id", "campaign": stats, "message"}`` when it is ``Cancelado``;
-    - ``{"status": "paused", ...}`` when it is ``Suspenso`` and ``fail_on_paused`` is set;
-    - ``{"status": "error", "campaign_id", "message"}`` on a permanent error (unknown campaign, wrong key,
-      missing connection, an answer that is not JSON).
-
-    ``stats`` is :func:`~airflow_provider_emailbr.hooks.criaenvio.campaign_stats` of the campaign view.
-    Transient errors (HTTP 429 honouring ``Retry-After``, 5xx, timeouts, dropped connections) are logged and
-    retried with exponential backoff and jitter, capped at ``max_backoff``; they never end the wait (the
-    task's deferral timeout does). The first read comes after a random delay of up to
-    ``min(poll_interval, 5 s)``, and at most :data:`MAX_CONCURRENT_READS` reads are in flight per event loop,
-    so thousands of waits in one triggerer neither poll in step nor flood the shared HTTP client.
-
-    :param campaign_id: the campaign (``envio``) id.
-    :param criaenvio_conn_id: the CriaEnvio connection.
-    :param poll_interval: seconds between two reads of the campaign.
-    :param fail_on_paused: end with a ``paused`` event when the campaign is ``Suspenso`` (by default a paused
-        campaign keeps the trigger waiting).
-    :param max_backoff: longest wait in seconds after a transient error (also caps ``Retry-After``).
-    """
-
-    def __init__(
-        self,
-        *,
-        campaign_id: str,
-        criaenvio_conn_id: str = CriaEnvioHook.default_conn_name,
-        poll_interval: float = 60.0,
-        fail_on_paused: bool = False,
-        max_backoff: float = 300.0,
-    ) -> None:
-        super().__init__()
-        self.campaign_id = str(campaign_id)
-        self.criaenvio_conn_id = str(criaenvio_conn_id)
-        self.poll_interval = float(poll_interval)
-        self.fail_on_paused = bool(fail_on_paused)
-        self.max_backoff = float(max_backoff)
-
-    def serialize(self) -> tuple[str, dict[str, Any]]:
-        """The class path and the keyword arguments: ids, numbers and a flag — never a credential."""
-        return (
-            f"{type(self).__module__}.{type(self).__qualname__}",
-            {
-                "campaign_id": self.campaign_id,
-                "criaenvio_conn_id": self.criaenvio_conn_id,
-                "poll_interval": self.poll_interval,
-                "fail_on_paused": self.fail_on_paused,
-                "max_backoff": self.max_backoff,
-            },
-        )
-
-    def backoff(self, failures: int, retry_after: float | None) -> float:
-        """Seconds to wait after the ``failures``-th transient error in a row."""
-        if retry_after is not None:
-            return min(max(0.0, float(retry_after)), self.max_backoff)
-        base = max(0.05, min(self.poll_interval, MIN_BACKOFF))
-        wait = min(self.max_backoff, base * 2 ** (failures - 1))
-        return wait * random.uniform(0.5, 1.0)
-
-    async def run(self) -> AsyncIterator[TriggerEvent]:
-        """Read the campaign every ``poll_interval`` seconds; yield one event when the wait is over."""
-        hook = CriaEnvioHook(criaenvio_conn_id=self.criaenvio_conn_id, retry_policy=NO_RETRIES)
-        endpoint = ENDPOINTS["campaign_view"]
-        failures = 0
-        await asyncio.sleep(random.uniform(0, min(self.poll_interval, FIRST_READ_SPREAD)))
-        while True:
-            try:
-                async with read_slots():
-                    answer = await hook.acall(endpoint, path_params={"id": self.campaign_id})
-            except (EmailBRRateLimitError, EmailBRServerError, EmailBRTransportError) as err:
-                if isinstance(err, EmailBRTransportError) and err.permanent:
-                    yield self._error(err)
-                    return
-                failures += 1
-                wait = self.backoff(failures, getattr(err, "retry_after", None))
-                self.log.warning(
-                    "Campaign %s: transient error #%d (%s); next read in %.1f s.",
-                    self.campaign_id,
-                    failures,
-                    err,
-                    wait,
-                )
-                await asyncio.sleep(wait)
-                continue
-            except EmailBRError as err:
-                yield self._error(err)
-                return
-            except Exception as err:  # a missing connection, an invalid time-zone extra …
-                yield self._error(err)
-                return
-            failures = 0
-            view = (answer or {}).get("data") if isinstance(answer, dict) else None
-            if not isinstance(view, dict):
-                yield self._error(ValueError(f"unexpected answer without 'data': {str(answer)[:200]}"))
-                return
-            stats = campaign_stats(view, hook.timezone)
-            self.log.info("Campaign %s: %s.", self.campaign_id, campaign_progress(stats))
-            event = self._event_for(stats)
-            if event is not None:
-                yield event
-                return
-            await asyncio.sleep(self.poll_interval)
-
-    def _event_for(self, stats: dict[str, Any]) -> TriggerEvent | None:
-        status = stats["status"]
-        base = {"campaign_id": self.campaign_id, "campaign": stats}
-        if status == "Concluído":
-            return TriggerEvent({"status": "success", **base})
-        if status == "Cancelado":
-            return TriggerEvent(
-                {"status": "cancelled", **base, "message": f"campaign {self.campaign_id} was cancelled"}
-            )
-        if status == "Suspenso" and self.fail_on_paused:
-            return TriggerEvent(
-                {"status": "paused", **base, "message": f"campaign {self.campaign_id} is paused (Suspenso)"}
-            )
-        return None
-
-    def _error(self, err: BaseException) -> TriggerEvent:
-        message = f"{type(err).__name__}: {err}"
-        self.log.error("Campaign %s: giving up the wait: %s", self.campaign_id, message)
-        return TriggerEvent({"status": "error", "campaign_id": self.campaign_id, "message": message})
+__all__ = [
+    "ENDPOINTS",
+    "FIRST_READ_SPREAD",
+    "MAX_CONCURRENT_READS",
+    "MIN_BACKOFF",
+    "NO_RETRIES",
+    "CriaEnvioCampaignTrigger",
+    "read_slots",
+]

@@ -3,6 +3,9 @@
 CriaEnvio and MailGrid dates carry no time zone: they are local time of the account, Brazil's
 ``America/Sao_Paulo`` unless the connection's ``timezone`` extra says otherwise. Aware datetimes are
 converted to that zone; naive ones are taken as already being in it.
+
+Calendar dates written as text are read in one place, :func:`parse_calendar_date`: ISO ``YYYY-MM-DD`` or
+Brazilian ``DD/MM/YYYY`` (never the US order). :func:`parse_wall_time` adds a ``HH:MM[:SS]`` clock.
 """
 
 from __future__ import annotations
@@ -20,6 +23,42 @@ DEFAULT_TIMEZONE = "America/Sao_Paulo"
 
 #: ``YYYY-MM-DD`` (groups 1-3) or ``DD/MM/YYYY`` (groups 4-6), in one match.
 _DATE = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})|(\d{1,2})/(\d{1,2})/(\d{4})")
+#: ``HH:MM`` or ``HH:MM:SS``.
+_CLOCK = re.compile(r"(\d{1,2}):(\d{2})(?::(\d{2}))?")
+
+
+def parse_calendar_date(text: str) -> date | None:
+    """The date written in ``text`` as ``YYYY-MM-DD`` or ``DD/MM/YYYY``; ``None`` when it is neither or
+    names no real day (``31/02/2026``)."""
+    match = _DATE.fullmatch(text.strip())
+    if match is None:
+        return None
+    try:
+        if match[1]:
+            return date(int(match[1]), int(match[2]), int(match[3]))
+        return date(int(match[6]), int(match[5]), int(match[4]))
+    except ValueError:
+        return None
+
+
+def parse_wall_time(day: str, clock: str) -> datetime | None:
+    """The naive local date-time of a date (:func:`parse_calendar_date`) and a ``HH:MM[:SS]`` clock, as
+    zone-less vendor rows give them; ``None`` when either cannot be read."""
+    calendar_day = parse_calendar_date(day)
+    match = _CLOCK.fullmatch(clock.strip())
+    if calendar_day is None or match is None:
+        return None
+    try:
+        return datetime(
+            calendar_day.year,
+            calendar_day.month,
+            calendar_day.day,
+            int(match[1]),
+            int(match[2]),
+            int(match[3] or 0),
+        )
+    except ValueError:
+        return None
 
 
 def to_local(value: datetime | date | str, tz: str, *, field: str = "value") -> DateTime:
@@ -84,13 +123,7 @@ def parse_birth_date(value: date | datetime | str, *, field: str) -> date:
     if isinstance(value, date):
         return value
     if isinstance(value, str):
-        text = value.strip()
-        match = _DATE.fullmatch(text)
-        try:
-            if match is not None and match[1]:
-                return date(int(match[1]), int(match[2]), int(match[3]))
-            if match is not None:
-                return date(int(match[6]), int(match[5]), int(match[4]))
-        except ValueError:
-            pass  # 31/02/1990 and the like: reported below
+        parsed = parse_calendar_date(value)
+        if parsed is not None:
+            return parsed
     raise EmailBRInputError(f"{field}: {value!r} is not a date; use a date, YYYY-MM-DD or DD/MM/YYYY")

@@ -6,6 +6,9 @@ process it — the connection was refused or never opened, or the server answere
 idempotent writes are also repeated after a lost answer (read timeout, dropped connection) and on
 500/502/504. Waits honour ``Retry-After`` and otherwise grow exponentially with jitter; attempts are bounded.
 The loop itself is ``tenacity``'s, which Airflow already ships.
+
+:func:`is_transient` is the one rule for "this failure may pass by itself": the retry decision here, and the
+sensors and triggers that keep waiting through such failures, all use it.
 """
 
 from __future__ import annotations
@@ -29,6 +32,21 @@ T = TypeVar("T")
 NOT_PROCESSED_STATUSES = frozenset({429, 503})
 #: Statuses after which only idempotent calls are repeated.
 IDEMPOTENT_RETRY_STATUSES = frozenset({500, 502, 504})
+
+
+def is_transient(error: BaseException) -> bool:
+    """Whether ``error`` may pass by itself, so that asking again later can succeed.
+
+    True for a rate limit (HTTP 429), a server-side failure (HTTP 5xx or a vendor failure code) and a
+    transport failure that is not ``permanent`` (refused or dropped connection, timeout). False for
+    everything else: a permanent transport failure (a failed TLS handshake, a request that cannot be built),
+    wrong credentials, a refused or unknown object, an unreadable answer, bad input.
+    """
+    if isinstance(error, (EmailBRRateLimitError, EmailBRServerError)):
+        return True
+    if isinstance(error, EmailBRTransportError):
+        return not error.permanent
+    return False
 
 
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
@@ -64,14 +82,20 @@ class RetryPolicy:
     sleep: Callable[[float], None] = field(default=time.sleep, repr=False, compare=False)
 
     def retry_reason(self, exc: BaseException, *, idempotent: bool) -> str | None:
-        """Say why ``exc`` may be retried for a call of this idempotency, or ``None`` when it may not."""
+        """Say why ``exc`` may be retried for a call of this idempotency, or ``None`` when it may not.
+
+        Only a transient error (:func:`is_transient`) may be; whether it is depends on what the server may
+        already have done: nothing (429, 503, no connection) or, for an idempotent call only, something.
+        """
+        if not is_transient(exc):
+            return None
         if isinstance(exc, EmailBRRateLimitError):
             return "rate limited (HTTP 429)"
         if isinstance(exc, EmailBRServerError) and exc.status in NOT_PROCESSED_STATUSES:
             return f"service unavailable (HTTP {exc.status})"
         if isinstance(exc, EmailBRServerError) and exc.status in IDEMPOTENT_RETRY_STATUSES and idempotent:
             return f"server error (HTTP {exc.status}) on an idempotent call"
-        if isinstance(exc, EmailBRTransportError) and not exc.permanent:
+        if isinstance(exc, EmailBRTransportError):
             if not exc.request_sent:
                 return "connection failed before the request was sent"
             if idempotent:
@@ -82,7 +106,7 @@ class RetryPolicy:
         """Seconds to wait before attempt ``attempt + 1``: ``Retry-After`` when given, else backoff."""
         retry_after = getattr(exc, "retry_after", None)
         if retry_after is not None:
-            return min(float(retry_after), self.max_retry_after)
+            return min(max(0.0, float(retry_after)), self.max_retry_after)
         import tenacity
 
         backoff = tenacity.wait_exponential_jitter(

@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-from dataclasses import dataclass
 
 import pendulum
 import pytest
@@ -20,17 +19,18 @@ from airflow_provider_emailbr.exceptions import (
     EmailBRValidationError,
 )
 from airflow_provider_emailbr.hooks.criaenvio import CriaEnvioHook
-from airflow_provider_emailbr.operators.campaigns import (
+from airflow_provider_emailbr.operators.criaenvio import (
     CriaEnvioCampaignControlOperator,
     CriaEnvioCampaignStateError,
     CriaEnvioCreateCampaignOperator,
     idempotency_key,
 )
-from airflow_provider_emailbr.sensors.campaigns import (
+from airflow_provider_emailbr.sensors.criaenvio import (
     CriaEnvioCampaignCancelledError,
     CriaEnvioCampaignSensor,
 )
-from airflow_provider_emailbr.triggers.campaigns import CriaEnvioCampaignTrigger
+from airflow_provider_emailbr.triggers.criaenvio import CriaEnvioCampaignTrigger
+from tests.helpers import context
 
 pytestmark = pytest.mark.integration
 
@@ -38,17 +38,14 @@ SENDER = "remetente@exemplo.com.br"
 PENDING_SENDER = "pendente@exemplo.com.br"
 
 
-@dataclass
-class FakeTI:
-    dag_id: str = "newsletter"
-    task_id: str = "create_campaign"
-    run_id: str = "scheduled__2026-11-20T00:00:00+00:00"
-    map_index: int = -1
-    try_number: int = 1
-
-
 def ctx(**ti: object) -> dict:
-    return {"ti": FakeTI(**ti)}
+    """A context whose task instance creates the campaign of one scheduled newsletter run."""
+    identity = {
+        "dag_id": "newsletter",
+        "task_id": "create_campaign",
+        "run_id": "scheduled__2026-11-20T00:00:00+00:00",
+    }
+    return context(**{**identity, **ti})
 
 
 def create_audience(sandbox) -> str:

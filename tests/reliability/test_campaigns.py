@@ -15,7 +15,7 @@ import pendulum
 import pytest
 
 from airflow_provider_emailbr.hooks.criaenvio import CriaEnvioHook
-from airflow_provider_emailbr.operators.campaigns import (
+from airflow_provider_emailbr.operators.criaenvio import (
     CriaEnvioCampaignControlOperator,
     CriaEnvioCreateCampaignOperator,
     idempotency_key,

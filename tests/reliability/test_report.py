@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from airflow_provider_emailbr.hooks.mailgrid import MailGridHook
-from airflow_provider_emailbr.operators.reports import MailGridReportOperator
+from airflow_provider_emailbr.operators.mailgrid import MailGridReportOperator
 from tests.reliability.conftest import Chaos, matrix
 from tests.reliability.helpers import assert_precise, context, failure
 

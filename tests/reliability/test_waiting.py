@@ -21,14 +21,14 @@ from airflow.triggers.base import BaseTrigger
 
 from airflow_provider_emailbr.hooks.criaenvio import CriaEnvioHook
 from airflow_provider_emailbr.hooks.mailgrid import MailGridHook
-from airflow_provider_emailbr.sensors.campaigns import (
+from airflow_provider_emailbr.sensors.criaenvio import (
     CriaEnvioCampaignCancelledError,
     CriaEnvioCampaignPausedError,
     CriaEnvioCampaignSensor,
 )
-from airflow_provider_emailbr.sensors.reports import MailGridDeliverySensor
-from airflow_provider_emailbr.triggers.campaigns import CriaEnvioCampaignTrigger
-from airflow_provider_emailbr.triggers.reports import MailGridDeliveryTrigger
+from airflow_provider_emailbr.sensors.mailgrid import MailGridDeliverySensor
+from airflow_provider_emailbr.triggers.criaenvio import CriaEnvioCampaignTrigger
+from airflow_provider_emailbr.triggers.mailgrid import MailGridDeliveryTrigger
 from tests.reliability.conftest import MAX_RETRIES, Chaos, fast_connections, matrix
 from tests.reliability.helpers import context
 

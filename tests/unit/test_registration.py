@@ -46,7 +46,9 @@ def test_package_name_matches_distribution_and_entry_point():
     dist = metadata.distribution("airflow-provider-emailbr")
     assert info["package-name"] == dist.metadata["Name"]
     entry_points = [ep for ep in dist.entry_points if ep.group == "apache_airflow_provider"]
-    assert [ep.value for ep in entry_points] == ["airflow_provider_emailbr.get_provider_info:get_provider_info"]
+    assert [ep.value for ep in entry_points] == [
+        "airflow_provider_emailbr.get_provider_info:get_provider_info"
+    ]
     assert any(url.startswith("Documentation, ") for url in dist.metadata.get_all("Project-URL"))
 
 
@@ -64,6 +66,24 @@ def test_connection_types_match_hook_classes():
         assert hook_class.default_conn_name == default_conn
         assert hook_class.hook_name == entry["hook-name"] == hook_name
         assert callable(hook_class.test_connection)
+
+
+def test_sensors_and_triggers_are_registered_by_vendor_module():
+    import importlib
+
+    info = get_provider_info()
+    for kind, classes in (
+        ("sensors", {"CriaEnvio": "CriaEnvioCampaignSensor", "MailGrid": "MailGridDeliverySensor"}),
+        ("triggers", {"CriaEnvio": "CriaEnvioCampaignTrigger", "MailGrid": "MailGridDeliveryTrigger"}),
+    ):
+        modules = {entry["integration-name"]: entry["python-modules"] for entry in info[kind]}
+        assert modules == {
+            "CriaEnvio": [f"airflow_provider_emailbr.{kind}.criaenvio"],
+            "MailGrid": [f"airflow_provider_emailbr.{kind}.mailgrid"],
+        }
+        for vendor, class_name in classes.items():
+            cls = getattr(importlib.import_module(modules[vendor][0]), class_name)
+            assert cls.__module__ == modules[vendor][0]
 
 
 def test_hook_metadata_the_ui_receives():
@@ -92,7 +112,11 @@ def test_hook_metadata_the_ui_receives():
     assert iagente.host.placeholder == "https://api.iagentemail.com/v1/"
 
     envie = std("envie_email")
-    assert (envie.login.title, envie.password.title, envie.host.title) == ("Public key", "Private key", "API base URL")
+    assert (envie.login.title, envie.password.title, envie.host.title) == (
+        "Public key",
+        "Private key",
+        "API base URL",
+    )
     assert envie.host.hidden is False
     assert set(meta["envie_email"].extra_fields) >= {"from_email", "from_name", "allowed_mime_types"}
 
@@ -115,7 +139,12 @@ def test_hook_metadata_the_ui_receives():
 def _airflow_cli(*args: str) -> str:
     env = dict(os.environ)
     result = subprocess.run(
-        [sys.executable, "-m", "airflow", *args], capture_output=True, text=True, env=env, timeout=300, check=False
+        [sys.executable, "-m", "airflow", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=False,
     )
     assert result.returncode == 0, result.stderr[-2000:]
     return result.stdout

@@ -1,139 +1,47 @@
-"""Campaign operators, sensor and trigger without the sandbox: wire format and date conversion against the
-recording server (scripted answers), validation before any request, templating, the trigger's
-serialization and error handling, and the sensor's deferral and resumption.
+"""CriaEnvio campaign operators against the recording server: wire format and date conversion, validation
+before any request, templating, control transitions, and the reading of campaign status and statistics.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
-from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 import pendulum
 import pytest
 from airflow.sdk import DAG
-from airflow.sdk.exceptions import AirflowFailException, TaskDeferred
+from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_provider_emailbr.exceptions import EmailBRError, EmailBRInputError
 from airflow_provider_emailbr.hooks.criaenvio import campaign_progress, campaign_stats, campaign_status
-from airflow_provider_emailbr.operators.campaigns import (
+from airflow_provider_emailbr.operators.criaenvio import (
     CriaEnvioCampaignControlOperator,
     CriaEnvioCampaignStateError,
     CriaEnvioCreateCampaignOperator,
     idempotency_key,
     outcome_unknown,
 )
-from airflow_provider_emailbr.sensors.campaigns import (
-    CriaEnvioCampaignCancelledError,
-    CriaEnvioCampaignPausedError,
+from airflow_provider_emailbr.sensors.criaenvio import (
     CriaEnvioCampaignSensor,
 )
-from airflow_provider_emailbr.triggers.campaigns import CriaEnvioCampaignTrigger
+from airflow_provider_emailbr.triggers.criaenvio import CriaEnvioCampaignTrigger
 from tests.conftest import Reply
-
-KEY = "sekret-criaenvio-key"
-TRIGGER_PATH = "airflow_provider_emailbr.triggers.campaigns.CriaEnvioCampaignTrigger"
-
-
-@dataclass
-class FakeTI:
-    """The task-instance attributes the operators read from the context."""
-
-    dag_id: str = "newsletter"
-    task_id: str = "create_campaign"
-    run_id: str = "manual__2030-01-01T00:00:00+00:00"
-    map_index: int = -1
-    try_number: int = 1
-
-
-def ctx(**ti: object) -> dict:
-    return {"ti": FakeTI(**ti)}
-
-
-def page(items: list[dict]) -> dict:
-    return {
-        "data": items,
-        "pagination": {
-            "total": len(items),
-            "count": len(items),
-            "per_page": 100,
-            "current_page": 1,
-            "total_pages": 1,
-            "links": [],
-        },
-    }
+from tests.unit.criaenvio_campaign_doubles import (
+    KEY,
+    connect_criaenvio,
+    create_op,
+    ctx,
+    page,
+    script_create,
+    view,
+)
 
 
 @pytest.fixture
 def criaenvio(server, set_connection):
-    """Point ``criaenvio_default`` at the recording server; returns a setter for the time-zone extra."""
-
-    def configure(tz: str | None = None, conn_id: str = "criaenvio_default") -> None:
-        extra = {"max_retries": 0}
-        if tz:
-            extra["timezone"] = tz
-        set_connection(
-            conn_id, conn_type="criaenvio", host=f"{server.url}/criaenvio/v1/", password=KEY, extra=extra
-        )
-
-    configure()
-    return configure
-
-
-def script_create(
-    server,
-    *,
-    data_de_inicio: str = "2030-01-01 10:00:00",
-    senders: list[dict] | None = None,
-    lists: list[dict] | None = None,
-) -> None:
-    """The answers of a first try: no keyed message, the senders, the lists, the message, the campaign."""
-    server.reply(
-        Reply(body=page([])),
-        Reply(
-            body=page(
-                senders
-                if senders is not None
-                else [
-                    {
-                        "id": "s1",
-                        "nome": "Loja",
-                        "email": "loja@exemplo.com.br",
-                        "principal": True,
-                        "confirmado": True,
-                    },
-                    {
-                        "id": "s2",
-                        "nome": "Pend",
-                        "email": "pend@exemplo.com.br",
-                        "principal": False,
-                        "confirmado": False,
-                    },
-                ]
-            )
-        ),
-        Reply(body=page(lists if lists is not None else [{"id": "L1", "nome": "Clientes", "ativo": True}])),
-        Reply(body={"data": {"id": "m1", "contador": "1"}}),
-        Reply(
-            body={
-                "data": {
-                    "id": "c1",
-                    "codigo": "7",
-                    "id_mensagem": "m1",
-                    "status": "Em criação",
-                    "data_de_inicio": data_de_inicio,
-                    "total_de_contatos": "42",
-                }
-            }
-        ),
-    )
-
-
-def create_op(**kwargs) -> CriaEnvioCreateCampaignOperator:
-    defaults = {"task_id": "create_campaign", "subject": "Ofertas", "html": "<p>Olá</p>", "list_ids": ["L1"]}
-    return CriaEnvioCreateCampaignOperator(**{**defaults, **kwargs})
+    """``criaenvio_default`` on the recording server; call the fixture's value to change its zone."""
+    return connect_criaenvio(server, set_connection)
 
 
 # ------------------------------------------------------------------------------------------ idempotency key
@@ -401,10 +309,6 @@ def test_constructing_operators_touches_no_connection(monkeypatch):
 # ------------------------------------------------------------------------------------------ control
 
 
-def view(status: str, **extra: object) -> dict:
-    return {"data": {"id": "c1", "codigo": "7", "status": status, "total_de_contatos": 10, **extra}}
-
-
 @pytest.mark.parametrize(
     ("action", "before", "request_path", "after"),
     [
@@ -559,207 +463,3 @@ def test_outcome_unknown_classification():
     assert not outcome_unknown(transport(True, permanent=True))
     assert outcome_unknown(server_error(500)) and outcome_unknown(server_error(504))
     assert not outcome_unknown(server_error(503)) and not outcome_unknown(EmailBRInputError("x"))
-
-
-# ------------------------------------------------------------------------------------------ trigger
-
-
-def test_trigger_serialize_round_trip_is_exact_and_secret_free(criaenvio):
-    trigger = CriaEnvioCampaignTrigger(
-        campaign_id="c1",
-        criaenvio_conn_id="criaenvio_default",
-        poll_interval=30,
-        fail_on_paused=True,
-        max_backoff=120,
-    )
-    classpath, kwargs = trigger.serialize()
-    assert classpath == TRIGGER_PATH
-    assert kwargs == {
-        "campaign_id": "c1",
-        "criaenvio_conn_id": "criaenvio_default",
-        "poll_interval": 30.0,
-        "fail_on_paused": True,
-        "max_backoff": 120.0,
-    }
-    assert json.loads(json.dumps(kwargs)) == kwargs
-    assert all(isinstance(v, (str, int, float, bool)) for v in kwargs.values())
-    again = CriaEnvioCampaignTrigger(**kwargs)
-    assert again.serialize() == (classpath, kwargs)
-    assert KEY not in json.dumps(kwargs) and KEY not in repr(trigger)
-
-
-def test_trigger_backoff_honours_retry_after_and_grows_bounded():
-    trigger = CriaEnvioCampaignTrigger(campaign_id="c1", poll_interval=60, max_backoff=10)
-    assert trigger.backoff(1, 3.0) == 3.0
-    assert trigger.backoff(1, 99.0) == 10.0  # Retry-After capped
-    waits = [trigger.backoff(n, None) for n in range(1, 8)]
-    assert 0.5 <= waits[0] <= 1.0 and 1.0 <= waits[1] <= 2.0 and 2.0 <= waits[2] <= 4.0
-    assert all(w <= 10.0 for w in waits) and waits[-1] >= 5.0
-    fast = CriaEnvioCampaignTrigger(campaign_id="c1", poll_interval=0.2)
-    assert 0.1 <= fast.backoff(1, None) <= 0.2
-
-
-def run_trigger(trigger: CriaEnvioCampaignTrigger, timeout: float = 20) -> list:
-    async def collect() -> list:
-        return [event async for event in trigger.run()]
-
-    return asyncio.run(asyncio.wait_for(collect(), timeout))
-
-
-def test_trigger_rides_out_transient_errors_and_fires_once(server, criaenvio):
-    done = view("Concluído", total_enviado=10, taxa_de_abertura=20.5, porcentagem_de_conclusao=100)
-    server.reply(
-        Reply(body=view("Agendado")),
-        Reply(status=429, headers={"Retry-After": "0.2"}, body={"error": {"code": "x", "message": "slow"}}),
-        Reply(status=503, body="<html>busy</html>"),
-        Reply(drop=True),
-        Reply(
-            status=500,
-            body={"error": {"code": "04-ERRO-INTERNO", "http_code": 500, "message": "Internal Error"}},
-        ),
-        Reply(body=view("Enviando", total_enviado=5, porcentagem_de_conclusao=50)),
-        Reply(body=done),
-    )
-    events = run_trigger(CriaEnvioCampaignTrigger(campaign_id="c1", poll_interval=0.05))
-    assert len(events) == 1
-    assert events[0].payload["status"] == "success"
-    assert events[0].payload["campaign"]["total_enviado"] == 10
-    assert events[0].payload["campaign"]["taxa_de_abertura"] == 20.5
-    assert [(r.method, r.path) for r in server.requests] == [("GET", "/criaenvio/v1/envios/c1")] * 7
-
-
-@pytest.mark.parametrize(
-    ("reply", "expected"),
-    [
-        (
-            Reply(
-                status=404,
-                body={
-                    "error": {
-                        "code": "01-NAO-ENCONTRADO",
-                        "http_code": 404,
-                        "message": "Registro não encontrado.",
-                    }
-                },
-            ),
-            "Registro não encontrado.",
-        ),
-        (
-            Reply(
-                status=401,
-                body={"error": {"code": "03-NAO-AUTORIZADO", "http_code": 401, "message": "Chave inválida."}},
-            ),
-            "Chave inválida.",
-        ),
-        (Reply(status=200, body="<html>login</html>"), "answer is not JSON"),
-        (Reply(status=200, body={"unexpected": True}), "unexpected answer without 'data'"),
-    ],
-)
-def test_trigger_ends_with_an_error_event_on_a_permanent_error(server, criaenvio, reply, expected):
-    server.reply(reply)
-    events = run_trigger(CriaEnvioCampaignTrigger(campaign_id="c1", poll_interval=0.05))
-    assert len(events) == 1 and events[0].payload["status"] == "error"
-    assert expected in events[0].payload["message"] and KEY not in events[0].payload["message"]
-    assert len(server.requests) == 1
-
-
-def test_trigger_reports_a_missing_connection(monkeypatch):
-    monkeypatch.delenv("AIRFLOW_CONN_NOPE", raising=False)
-    events = run_trigger(CriaEnvioCampaignTrigger(campaign_id="c1", criaenvio_conn_id="nope"))
-    assert len(events) == 1 and events[0].payload["status"] == "error"
-    assert "nope" in events[0].payload["message"]
-
-
-@pytest.mark.parametrize(("fail_on_paused", "expected"), [(True, "paused"), (False, "cancelled")])
-def test_trigger_paused_and_cancelled(server, criaenvio, fail_on_paused, expected):
-    server.reply(Reply(body=view("Suspenso")), Reply(body=view("Cancelado")))
-    events = run_trigger(
-        CriaEnvioCampaignTrigger(campaign_id="c1", poll_interval=0.05, fail_on_paused=fail_on_paused)
-    )
-    assert [e.payload["status"] for e in events] == [expected]
-    assert len(server.requests) == (1 if fail_on_paused else 2)
-
-
-# ------------------------------------------------------------------------------------------ sensor
-
-
-def test_deferrable_sensor_pokes_once_then_defers_with_its_timeout(server, criaenvio):
-    server.reply(Reply(body=view("Agendado")))
-    sensor = CriaEnvioCampaignSensor(
-        task_id="wait", campaign_id="c1", deferrable=True, poke_interval=15, timeout=3600, fail_on_paused=True
-    )
-    with pytest.raises(TaskDeferred) as info:
-        sensor.execute(ctx())
-    deferred = info.value
-    assert deferred.method_name == "execute_complete"
-    assert deferred.timeout == timedelta(hours=1)
-    assert deferred.trigger.serialize() == (
-        TRIGGER_PATH,
-        {
-            "campaign_id": "c1",
-            "criaenvio_conn_id": "criaenvio_default",
-            "poll_interval": 15.0,
-            "fail_on_paused": True,
-            "max_backoff": 300.0,
-        },
-    )
-    assert len(server.requests) == 1
-
-
-def test_deferrable_sensor_returns_at_once_when_already_complete(server, criaenvio):
-    server.reply(Reply(body=view("Concluído", total_enviado=10, porcentagem_de_conclusao="100.00")))
-    stats = CriaEnvioCampaignSensor(task_id="wait", campaign_id="c1", deferrable=True).execute(ctx())
-    assert stats["status"] == "Concluído" and stats["total_enviado"] == 10
-
-
-def test_sensor_fails_without_retry_on_a_cancelled_campaign(server, criaenvio):
-    server.reply(Reply(body=view("Cancelado", total_enviado=3)))
-    sensor = CriaEnvioCampaignSensor(task_id="wait", campaign_id="c1", deferrable=False, poke_interval=0)
-    with pytest.raises(
-        CriaEnvioCampaignCancelledError, match="campaign c1 was cancelled .* after sending 3 of 10"
-    ):
-        sensor.execute(ctx())
-
-
-def test_sensor_keeps_waiting_on_pause_unless_told_otherwise(server, criaenvio):
-    server.reply(Reply(body=view("Suspenso")), Reply(body=view("Enviando")), Reply(body=view("Concluído")))
-    sensor = CriaEnvioCampaignSensor(task_id="wait", campaign_id="c1", deferrable=False, poke_interval=0.01)
-    assert sensor.execute(ctx())["status"] == "Concluído"
-    assert len(server.requests) == 3
-    server.reply(Reply(body=view("Suspenso", porcentagem_de_conclusao=40)))
-    strict = CriaEnvioCampaignSensor(task_id="wait", campaign_id="c1", fail_on_paused=True, deferrable=False)
-    with pytest.raises(CriaEnvioCampaignPausedError, match="paused \\(Suspenso\\) at 40.0%"):
-        strict.execute(ctx())
-
-
-def test_execute_complete_maps_trigger_events():
-    sensor = CriaEnvioCampaignSensor(task_id="wait", campaign_id="c1")
-    stats = campaign_stats(view("Concluído", total_enviado=10)["data"])
-    assert sensor.execute_complete({}, {"status": "success", "campaign_id": "c1", "campaign": stats}) == stats
-    cancelled = campaign_stats(view("Cancelado", total_enviado=4)["data"])
-    with pytest.raises(
-        CriaEnvioCampaignCancelledError,
-        match="campaign c1 was cancelled \\(Cancelado\\) after sending 4 of 10",
-    ):
-        sensor.execute_complete({}, {"status": "cancelled", "campaign_id": "c1", "campaign": cancelled})
-    with pytest.raises(
-        EmailBRError, match="Waiting for CriaEnvio campaign c1 failed: EmailBRNotFoundError: gone"
-    ):
-        sensor.execute_complete(
-            {}, {"status": "error", "campaign_id": "c1", "message": "EmailBRNotFoundError: gone"}
-        )
-
-
-def test_reads_in_flight_are_capped_per_event_loop():
-    from airflow_provider_emailbr.triggers.campaigns import MAX_CONCURRENT_READS, read_slots
-
-    async def slots_of_this_loop() -> tuple:
-        first, second = read_slots(), read_slots()
-        async with first:
-            held = first._value
-        return first, second, held
-
-    a1, a2, held = asyncio.run(slots_of_this_loop())
-    b1, _, _ = asyncio.run(slots_of_this_loop())
-    assert a1 is a2 and a1 is not b1
-    assert MAX_CONCURRENT_READS == 20 and held == MAX_CONCURRENT_READS - 1

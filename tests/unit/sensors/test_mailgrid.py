@@ -1,9 +1,8 @@
-"""MailGridDeliverySensor and MailGridDeliveryTrigger against the sandbox: queries, results, timeouts."""
+"""MailGridDeliverySensor against the sandbox: message ids, queries, results, timeouts and deferral."""
 
 from __future__ import annotations
 
-import asyncio
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from types import SimpleNamespace
 
 import pendulum
@@ -12,30 +11,8 @@ from airflow.sdk.exceptions import AirflowSensorTimeout, AirflowSkipException, T
 
 from airflow_provider_emailbr.exceptions import EmailBRError, EmailBRInputError
 from airflow_provider_emailbr.hooks.mailgrid import MailGridHook
-from airflow_provider_emailbr.sensors.reports import MailGridDeliverySensor, parse_message_ids
-from airflow_provider_emailbr.triggers.reports import MailGridDeliveryTrigger
-
-UTC = timezone.utc
-MISSING = "AAAAAA-BBBBBB-CC"
-
-
-def send_two() -> list[str]:
-    results = MailGridHook().send(
-        to=["ana@exemplo.com.br", "bob@bounce.example"], subject="Pedido", message="<p>Oi</p>"
-    )
-    return [r["id"] for r in results]
-
-
-def recent() -> str:
-    return (datetime.now(UTC) - timedelta(minutes=5)).isoformat()
-
-
-def first_event(trigger: MailGridDeliveryTrigger):
-    async def _first():
-        return await anext(trigger.run())
-
-    return asyncio.run(_first())
-
+from airflow_provider_emailbr.sensors.mailgrid import MailGridDeliverySensor, parse_message_ids
+from tests.unit.mailgrid_delivery_doubles import MISSING, UTC, recent, send_two
 
 # ---------------------------------------------------------------------------------------------- ids
 
@@ -159,7 +136,7 @@ def test_deferrable_pokes_once_then_defers_with_what_it_found(sandbox):
     assert deferred.value.method_name == "execute_complete"
     assert deferred.value.timeout == timedelta(seconds=900)
     classpath, kwargs = deferred.value.trigger.serialize()
-    assert classpath == "airflow_provider_emailbr.triggers.reports.MailGridDeliveryTrigger"
+    assert classpath == "airflow_provider_emailbr.triggers.mailgrid.MailGridDeliveryTrigger"
     assert kwargs["message_ids"] == [*ids, late[0]]
     assert set(kwargs["found"]) == set(ids)
     assert kwargs["mailgrid_conn_id"] == "mailgrid_default"
@@ -189,66 +166,3 @@ def test_execute_complete_outcomes():
         soft.resume_execution(
             "execute_complete", {"event": {"status": "timeout", "results": {}, "pending": ["x"]}}, {}
         )
-
-
-# ---------------------------------------------------------------------------------------------- trigger
-
-
-def test_trigger_round_trips_through_serialize():
-    trigger = MailGridDeliveryTrigger(
-        message_ids=["a", "b"], sent_after="2026-05-01T12:00:00+00:00", found={"a": {"status": "x"}}
-    )
-    classpath, kwargs = trigger.serialize()
-    clone = MailGridDeliveryTrigger(**kwargs)
-    assert clone.serialize() == (classpath, kwargs)
-
-
-def test_trigger_polls_until_every_id_is_in_the_report(sandbox):
-    sandbox.config(report_lag_seconds=2)
-    ids = send_two()
-    trigger = MailGridDeliveryTrigger(message_ids=ids, sent_after=recent(), poll_interval=0.5)
-    event = first_event(trigger)
-    assert event.payload["status"] == "success" and event.payload["pending"] == []
-    assert [v["delivered"] for v in event.payload["results"].values()] == [True, False]
-    assert len(sandbox.requests("mailgrid", path="report")) > len(ids)  # polled more than once
-
-
-def test_trigger_times_out_with_what_it_found(sandbox):
-    ids = send_two()
-    deadline = (datetime.now(UTC) + timedelta(seconds=1)).isoformat()
-    trigger = MailGridDeliveryTrigger(
-        message_ids=[ids[0], MISSING], sent_after=recent(), deadline=deadline, poll_interval=0.3
-    )
-    event = first_event(trigger)
-    assert event.payload["status"] == "timeout"
-    assert event.payload["pending"] == [MISSING] and list(event.payload["results"]) == [ids[0]]
-
-
-def test_trigger_reports_a_permanent_error(sandbox, set_connection):
-    set_connection(
-        "mailgrid_wrong",
-        conn_type="mailgrid",
-        host=sandbox.mailgrid_url,
-        login="sandbox@mailgrid.example",
-        password="wrong-password-123",
-    )
-    trigger = MailGridDeliveryTrigger(
-        message_ids=[MISSING], sent_after=recent(), mailgrid_conn_id="mailgrid_wrong"
-    )
-    event = first_event(trigger)
-    assert event.payload["status"] == "error" and "207" in event.payload["message"]
-    assert "wrong-password-123" not in repr(event.payload)
-
-
-def test_trigger_keeps_polling_through_transient_errors(sandbox, set_connection):
-    ids = send_two()
-    definition = sandbox.connections["mailgrid"]
-    set_connection("mailgrid_no_retry", **{**definition, "extra": {**definition["extra"], "max_retries": 0}})
-    sandbox.set_fault("drop", vendor="mailgrid", count=3)  # answers lost: transient
-    trigger = MailGridDeliveryTrigger(
-        message_ids=ids[:1], sent_after=recent(), poll_interval=0.2, mailgrid_conn_id="mailgrid_no_retry"
-    )
-    event = first_event(trigger)
-    assert event.payload["status"] == "success"
-    statuses = [r["status"] for r in sandbox.requests("mailgrid", path="report")]
-    assert statuses == [None, None, None, 200]

@@ -1,0 +1,928 @@
+"""CriaEnvio operators: contact import and campaigns.
+
+:class:`CriaEnvioImportContactsOperator` upserts contacts into lists.
+:class:`CriaEnvioCreateCampaignOperator` creates the message, optionally sends it to the account's test list,
+and schedules the campaign; :class:`CriaEnvioCampaignControlOperator` pauses, cancels or resumes one. Waiting
+for a campaign to go out is the job of
+:class:`~airflow_provider_emailbr.sensors.criaenvio.CriaEnvioCampaignSensor`.
+
+**Campaign idempotency.** CriaEnvio has no idempotency header, so the create operator keeps its own key: a
+hash of ``dag_id``, ``task_id``, ``run_id`` and ``map_index`` (:func:`idempotency_key`), written into the
+message's secondary name (``nome``), the one free-text field the platform stores and can search. Before
+creating anything, the operator searches messages for the key and, when it finds one, looks for the campaign
+of that message. A retried or cleared task instance therefore reuses what an earlier try created — even when
+that try's create request timed out or lost its connection after the server had processed it — instead of
+sending a second campaign to the same people. Within one try, a create whose outcome is unknown is
+reconciled the same way before the try gives up.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from datetime import date, datetime
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from airflow.sdk import BaseOperator
+from airflow.sdk.exceptions import AirflowFailException
+
+from airflow_provider_emailbr.exceptions import (
+    EmailBRApiError,
+    EmailBRAuthError,
+    EmailBRError,
+    EmailBRInputError,
+    EmailBRNotFoundError,
+    EmailBRRefusedError,
+    EmailBRResponseError,
+    EmailBRServerError,
+    EmailBRTransportError,
+    EmailBRValidationError,
+)
+from airflow_provider_emailbr.hooks.criaenvio import (
+    CAMPAIGN_ACTIVE_STATUSES,
+    CAMPAIGN_CANCELLED,
+    CAMPAIGN_PAUSED,
+    CAMPAIGN_SCHEDULED,
+    MAX_PAGE_SIZE,
+    CriaEnvioHook,
+    campaign_status,
+)
+from airflow_provider_emailbr.importing.engine import BaseImportContactsOperator, ContactOutcome
+from airflow_provider_emailbr.importing.rows import Contact, FieldSpec, RowRejected
+from airflow_provider_emailbr.utils.dates import to_local
+from airflow_provider_emailbr.utils.privacy import mask_email
+from airflow_provider_emailbr.utils.retry import NOT_PROCESSED_STATUSES
+from airflow_provider_emailbr.utils.text import as_bool, fold, required, split_list
+from airflow_provider_emailbr.utils.throttle import Throttle
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+    from pendulum import DateTime
+
+# ------------------------------------------------------------------------------------------ contact import
+
+#: Reason of a row whose contact unsubscribed on the platform (CriaEnvio refuses to re-activate it).
+UNSUBSCRIBED = "unsubscribed"
+#: Words (folded: no case, no accents) of a CriaEnvio refusal that concerns one contact, not the account
+#: ("Não é possível ativar um contato descadastrado."); any other refusal (e.g. not enough credits) stops the
+#: whole import.
+CONTACT_REFUSAL_WORDS = ("descadastrad",)
+
+
+class CriaEnvioImportContactsOperator(BaseImportContactsOperator):
+    """Upsert contacts into CriaEnvio lists, with requests in flight concurrently.
+
+    CriaEnvio has no bulk endpoint: each contact is created; when the e-mail already exists it is found by
+    e-mail and updated (``mode="upsert"``) or left as it is (``mode="create_only"``); then it is subscribed
+    to the lists and its custom fields are set. Fields: ``email``, ``nome``, ``sexo`` (normalised to m/f),
+    ``data_de_nascimento`` (sent as ``DD/MM/YYYY``), plus ``custom_fields``.
+
+    A refusal that concerns one contact (it unsubscribed: reason ``unsubscribed``) or a request that failed
+    rejects that row; a wrong key or a refusal for the whole account (e.g. not enough credits) fails the
+    task at once, sending nothing more.
+
+    :param list_ids: target list ids, or
+    :param list_names: target list names (exact); with ``create_lists=True`` missing ones are created.
+    :param custom_fields: ``{custom field name: source column}``; field ids are looked up in ``/campos``
+        and, with ``create_missing_fields=True``, created when missing.
+    :param mode: ``upsert`` (default) or ``create_only``.
+    :param max_concurrency: requests in flight (default 8).
+    :param max_requests_per_second: optional rate limit shared by all workers.
+    :param criaenvio_conn_id: CriaEnvio connection.
+    """
+
+    template_fields: Sequence[str] = (
+        *BaseImportContactsOperator.template_fields,
+        "list_ids",
+        "list_names",
+        "custom_fields",
+    )
+    platform = "CriaEnvio"
+    fields_spec = (
+        FieldSpec("email", "email", ("e-mail", "e_mail", "mail", "email_address")),
+        FieldSpec("nome", "text", ("name", "nome_completo", "full_name")),
+        FieldSpec("sexo", "sexo", ("gender", "genero", "gênero")),
+        FieldSpec("data_de_nascimento", "date", ("birthday", "nascimento", "data_nascimento", "birth_date")),
+    )
+    #: Contacts queued per worker, so the workers stay busy while the oldest contact is slow.
+    queued_per_worker = 8
+
+    def __init__(
+        self,
+        *,
+        list_ids: Sequence[str] | str | None = None,
+        list_names: Sequence[str] | str | None = None,
+        create_lists: bool = False,
+        custom_fields: Mapping[str, str] | None = None,
+        create_missing_fields: bool = False,
+        mode: str = "upsert",
+        max_concurrency: int = 8,
+        max_requests_per_second: float | None = None,
+        criaenvio_conn_id: str = CriaEnvioHook.default_conn_name,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if (list_ids is None) == (list_names is None):
+            raise EmailBRInputError("give exactly one of list_ids and list_names")
+        if mode not in ("upsert", "create_only"):
+            raise EmailBRInputError(f"mode: {mode!r} is not allowed; use upsert or create_only")
+        if not isinstance(max_concurrency, int) or not 1 <= max_concurrency <= 64:
+            raise EmailBRInputError(f"max_concurrency: {max_concurrency!r} must be an integer from 1 to 64")
+        if max_requests_per_second is not None and max_requests_per_second <= 0:
+            raise EmailBRInputError(f"max_requests_per_second: {max_requests_per_second!r} must be positive")
+        self.list_ids = list_ids
+        self.list_names = list_names
+        self.create_lists = create_lists
+        self.custom_fields = custom_fields
+        self.create_missing_fields = create_missing_fields
+        self.mode = mode
+        self.max_concurrency = max_concurrency
+        self.max_requests_per_second = max_requests_per_second
+        self.criaenvio_conn_id = criaenvio_conn_id
+
+    @property
+    def max_in_flight(self) -> int:
+        """Contacts upserted at the same time: ``max_concurrency``."""
+        return self.max_concurrency
+
+    @property
+    def in_flight_window(self) -> int:
+        return self.max_concurrency * self.queued_per_worker
+
+    @cached_property
+    def throttle(self) -> Throttle:
+        """The gate shared by all workers: rate limit and common back-off on HTTP 429."""
+        return Throttle(self.max_requests_per_second)
+
+    @cached_property
+    def hook(self) -> CriaEnvioHook:
+        """The CriaEnvio hook (with the shared throttle), built on first use."""
+        return CriaEnvioHook(criaenvio_conn_id=self.criaenvio_conn_id).with_options(throttle=self.throttle)
+
+    def custom_field_columns(self) -> Mapping[str, str]:
+        return dict(self.custom_fields or {})
+
+    def _check_rendered(self) -> None:
+        super()._check_rendered()
+        if self.custom_fields is not None and not isinstance(self.custom_fields, Mapping):
+            raise EmailBRInputError(
+                f"custom_fields: expected a dict, got {type(self.custom_fields).__name__}"
+            )
+
+    # ------------------------------------------------------------------ target
+
+    def prepare_target(self) -> dict[str, Any]:
+        self._list_ids = self._resolve_lists()
+        self._field_ids = self._resolve_fields()
+        return {"list_ids": self._list_ids, "custom_field_ids": self._field_ids}
+
+    def _resolve_lists(self) -> list[str]:
+        if self.list_ids is not None:
+            ids = [self.list_ids] if isinstance(self.list_ids, str) else list(self.list_ids)
+            ids = [str(i).strip() for part in ids for i in str(part).split(",") if str(i).strip()]
+            if not ids:
+                raise EmailBRInputError("list_ids: give at least one list id")
+            return ids
+        names = [self.list_names] if isinstance(self.list_names, str) else list(self.list_names or ())
+        existing: dict[str, str] = {}
+        for item in self.hook.iter_lists():
+            existing.setdefault(str(item.get("nome")), str(item.get("id")))
+        ids = []
+        for name in names:
+            if name in existing:
+                ids.append(existing[name])
+            elif not self.create_lists:
+                raise EmailBRInputError(
+                    f"list_names: no CriaEnvio list named {name!r}; existing: {sorted(existing)[:20]}; "
+                    "create it or pass create_lists=True"
+                )
+            elif self.dry_run:
+                self.log.info("dry run: list %r would be created", name)
+            else:
+                created_id = created_id_of(self.hook.create_list(nome=name), "listas")
+                self.log.info("created CriaEnvio list %r (id %s)", name, created_id)
+                ids.append(created_id)
+        return ids
+
+    def _resolve_fields(self) -> dict[str, str]:
+        wanted = list((self.custom_fields or {}).keys())
+        if not wanted:
+            return {}
+        existing = {str(f.get("nome")): str(f.get("id")) for f in self.hook.iter_fields()}
+        resolved = {}
+        for name in wanted:
+            if name in existing:
+                resolved[name] = existing[name]
+            elif not self.create_missing_fields:
+                raise EmailBRInputError(
+                    f"custom_fields: no CriaEnvio custom field named {name!r}; pass "
+                    f"create_missing_fields=True to create it (existing: {sorted(existing)[:20]})"
+                )
+            elif self.dry_run:
+                self.log.info("dry run: custom field %r would be created", name)
+            else:
+                resolved[name] = created_id_of(self.hook.create_field(nome=name), "campos")
+                self.log.info("created CriaEnvio custom field %r (id %s)", name, resolved[name])
+        return resolved
+
+    # ------------------------------------------------------------------ sending
+
+    def plan_units(self, contacts: list[Contact]) -> Iterable[Contact]:
+        """One unit per contact: CriaEnvio has no bulk endpoint."""
+        return contacts
+
+    def send_unit(self, unit: Contact) -> list[ContactOutcome]:
+        try:
+            return [ContactOutcome(unit, result=self._upsert(unit))]
+        except RowRejected as rejection:
+            return [ContactOutcome(unit, rejection=rejection)]
+
+    def _upsert(self, contact: Contact) -> str:
+        """Create or update one contact, subscribe it, set its fields; return created/updated/kept."""
+        try:
+            contact_id, outcome = self._create_or_find(contact, contact.fields)
+            if self._list_ids:
+                self.hook.subscribe_contact(contact_id, self._list_ids)
+            values = {self._field_ids[n]: v for n, v in contact.custom.items() if n in self._field_ids}
+            if values and outcome != "kept":
+                self.hook.set_contact_fields(contact_id, values)
+            return outcome
+        except EmailBRRefusedError as err:
+            if not _concerns_one_contact(err):
+                raise account_refusal(err) from None
+            message = f"CriaEnvio refused {self.show(contact.email)}: the contact unsubscribed"
+            raise RowRejected(UNSUBSCRIBED, message, err.vendor_message) from None
+        except (EmailBRValidationError, EmailBRNotFoundError) as err:
+            raise RowRejected(
+                "refused_by_platform", f"CriaEnvio refused {self.show(contact.email)}", err.vendor_message
+            ) from None
+        except (EmailBRTransportError, EmailBRApiError) as err:
+            if isinstance(err, EmailBRAuthError) or getattr(err, "status", None) in (401, 403):
+                raise  # a wrong key fails the task at once instead of rejecting every row
+            raise RowRejected("request_failed", f"{type(err).__name__}: {err}") from None
+
+    def _create_or_find(self, contact: Contact, body: Mapping[str, Any]) -> tuple[str, str]:
+        try:
+            created = self.hook.create_contact(email=contact.email, **body)
+            return created_id_of(created, "contatos"), "created"
+        except EmailBRValidationError as err:
+            if "já existe" not in str(err.vendor_message or "").lower():
+                raise
+        except EmailBRTransportError as err:
+            if not err.request_sent:
+                raise
+            # the create may have happened: look the contact up instead of guessing
+        found = self.hook.find_contact_by_email(contact.email)
+        if found is None:
+            created = self.hook.create_contact(email=contact.email, **body)
+            return created_id_of(created, "contatos"), "created"
+        contact_id = str(found["id"])
+        if self.mode == "create_only":
+            return contact_id, "kept"
+        if body:
+            self.hook.update_contact(contact_id, **body)
+        return contact_id, "updated"
+
+
+def _concerns_one_contact(refusal: EmailBRRefusedError) -> bool:
+    """Whether a refusal is about the contact in the request (it unsubscribed), not about the account."""
+    text = fold(str(refusal.vendor_message or ""))
+    return any(word in text for word in CONTACT_REFUSAL_WORDS)
+
+
+def account_refusal(refusal: EmailBRRefusedError) -> EmailBRRefusedError:
+    """The error that stops an import on a refusal for the whole account, naming the vendor's reason."""
+    return EmailBRRefusedError(
+        platform=refusal.platform,
+        endpoint=refusal.endpoint,
+        status=refusal.status,
+        vendor_code=refusal.vendor_code,
+        vendor_message=refusal.vendor_message,
+        detail=(
+            "a refusal for the whole account, not for one contact: the import stopped and sends nothing more"
+        ),
+    )
+
+
+def created_id_of(answer: Any, endpoint: str) -> str:
+    """The id in CriaEnvio's ``{"data": {"id": ...}}`` answer to a create; any other answer is an error."""
+    data = answer.get("data") if isinstance(answer, Mapping) else None
+    if not isinstance(data, Mapping) or data.get("id") in (None, ""):
+        raise EmailBRResponseError(
+            platform="CriaEnvio",
+            endpoint=endpoint,
+            status=None,
+            detail=f"the answer to a create has no data.id: {json.dumps(answer, default=str)[:120]}",
+        )
+    return str(data["id"])
+
+
+# ------------------------------------------------------------------------------------------ campaigns
+
+_Found = TypeVar("_Found")
+
+#: Marks the idempotency key inside a message's secondary name (``nome``).
+KEY_PREFIX = "airflow-key:"
+#: ``start_at``/``resume_at`` values meaning "start now" (the API's ``agora``).
+NOW_VALUES = frozenset({"agora", "now", ""})
+#: What :class:`CriaEnvioCampaignControlOperator` can do.
+CONTROL_ACTIONS = ("pause", "cancel", "resume")
+#: Statuses in which each action has nothing left to do.
+ACTION_TARGETS = {
+    "pause": frozenset({CAMPAIGN_PAUSED}),
+    "cancel": frozenset({CAMPAIGN_CANCELLED}),
+    "resume": CAMPAIGN_ACTIVE_STATUSES,
+}
+#: Statuses from which the platform accepts each action.
+ACTION_SOURCES = {
+    "pause": CAMPAIGN_ACTIVE_STATUSES,
+    "cancel": CAMPAIGN_ACTIVE_STATUSES | {CAMPAIGN_PAUSED},
+    "resume": frozenset({CAMPAIGN_PAUSED}),
+}
+
+StartAt = datetime | date | str | None
+
+
+class CriaEnvioCampaignStateError(EmailBRError, AirflowFailException):
+    """The campaign is in a status from which the requested action is impossible (e.g. pausing a finished
+    campaign). Retrying cannot help, so the task fails without retries."""
+
+
+def idempotency_key(dag_id: str, task_id: str, run_id: str, map_index: int | None = -1) -> str:
+    """The key of one task instance's campaign: the same for every try and clear of that task instance,
+    different for every other run, task or map index (``airflow-key:`` + 24 hex digits)."""
+    raw = "\x1f".join((dag_id, task_id, run_id, str(-1 if map_index is None else map_index)))
+    return KEY_PREFIX + hashlib.sha256(raw.encode("utf-8")).hexdigest()[:24]
+
+
+def iter_campaigns_newest_first(hook: CriaEnvioHook) -> Iterator[dict[str, Any]]:
+    """Every campaign of the account, last page first (the API lists oldest first), lazily.
+
+    Campaigns created while iterating are appended after the pages already planned and are not returned.
+    """
+    first = hook.search_campaigns(page=1, number=MAX_PAGE_SIZE)
+    pages = _as_int((first.get("pagination") or {}).get("total_pages")) or 1
+    for page in range(pages, 1, -1):
+        yield from reversed(hook.search_campaigns(page=page, number=MAX_PAGE_SIZE).get("data") or [])
+    yield from reversed(first.get("data") or [])
+
+
+def find_keyed_messages(hook: CriaEnvioHook, key: str) -> list[dict[str, Any]]:
+    """The messages whose secondary name carries ``key``, newest first."""
+    found = [m for m in hook.iter_messages(nome=key) if key in str(m.get("nome") or "")]
+    return sorted(found, key=lambda m: _as_int(m.get("contador")) or 0, reverse=True)
+
+
+def find_campaign_of(hook: CriaEnvioHook, message_ids: Iterable[str]) -> dict[str, Any] | None:
+    """The newest campaign sending one of ``message_ids``, or ``None``.
+
+    The campaign search has no message filter, so campaigns are scanned newest first and matched on
+    ``id_mensagem``.
+    """
+    wanted = {str(i) for i in message_ids}
+    if not wanted:
+        return None
+    return next((c for c in iter_campaigns_newest_first(hook) if str(c.get("id_mensagem")) in wanted), None)
+
+
+def outcome_unknown(err: BaseException) -> bool:
+    """Whether a failed state-changing request may nevertheless have been processed by the server."""
+    if isinstance(err, EmailBRTransportError):
+        return err.request_sent and not err.permanent
+    if isinstance(err, EmailBRServerError):
+        return err.status not in NOT_PROCESSED_STATUSES
+    return False
+
+
+def _is_now(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and value.strip().lower() in NOW_VALUES)
+
+
+def _as_int(value: Any) -> int | None:
+    try:
+        return int(float(value))
+    except (TypeError, ValueError):
+        return None
+
+
+def _optional_text(field: str, value: Any) -> str | None:
+    if value is not None and not isinstance(value, str):
+        raise EmailBRInputError(f"{field}: expected text, got {type(value).__name__} {value!r}")
+    return value
+
+
+class _CriaEnvioOperatorMixin:
+    """The lazily built hook shared by the campaign operators."""
+
+    criaenvio_conn_id: str
+
+    @cached_property
+    def hook(self) -> CriaEnvioHook:
+        """The CriaEnvio hook, built on first use."""
+        return CriaEnvioHook(criaenvio_conn_id=self.criaenvio_conn_id)
+
+    def _schedule(
+        self, hook: CriaEnvioHook, value: StartAt, *, field: str, first_try: bool
+    ) -> tuple[DateTime | None, EmailBRInputError | None]:
+        """``(local time or None for "now", deferred past-time error)``.
+
+        A value that is not a date-time is always refused at once. A time in the past is refused at once on a
+        first try; on a later try the error is returned instead, so the caller can first check whether an
+        earlier try already did the job (its time may have passed since).
+        """
+        if _is_now(value):
+            return None, None
+        local = to_local(value, hook.timezone, field=field)  # type: ignore[arg-type]
+        try:
+            hook.schedule_value(local, field=field)
+        except EmailBRInputError as err:
+            if first_try:
+                raise
+            return local, err
+        return local, None
+
+
+class CriaEnvioCreateCampaignOperator(_CriaEnvioOperatorMixin, BaseOperator):
+    """Create a CriaEnvio message and schedule a campaign of it to lists, once per task instance.
+
+    Steps: validate everything that can be validated locally (texts, ``start_at``, a time in the past) →
+    look for what an earlier try of this task instance created (see *Idempotency* in the module docs) →
+    resolve the sender (refused unless confirmed) and the lists → ``POST /mensagens`` → optionally
+    ``GET /mensagens/{id}/lista_teste`` → ``POST /envios``.
+
+    :param subject: the message's subject (``assunto``). Templated.
+    :param html: the message's HTML. Templated; a value ending in ``.html``/``.htm`` is the name of a Jinja
+        template file, looked up in the DAG's ``template_searchpath``. A message over the platform's size
+        limit is refused by CriaEnvio and the vendor's reason is raised.
+    :param list_ids: ids of the audience lists, as a list or ``"id1,id2"``. Templated.
+    :param list_names: names of the audience lists (exact, active lists), resolved to ids; an unknown or
+        ambiguous name is an error. Give exactly one of ``list_ids`` and ``list_names``. Templated.
+    :param name: the message's secondary name; the idempotency key is appended to it in brackets
+        (default: ``<dag_id>.<task_id>``). Templated.
+    :param reply_to: reply-to address (``email_resposta``). Templated.
+    :param unsubscribe_message: the unsubscribe text (``mensagem_descadastro``). Templated.
+    :param sender: the sender's id or e-mail address, checked in ``/remetentes``; it must be confirmed.
+        ``None`` uses the account's main sender (also checked). Templated.
+    :param start_at: ``None``/``"now"``/``"agora"`` to start now; otherwise a datetime (pendulum or
+        standard), a date or an ISO-8601 string, e.g. ``"{{ data_interval_end.add(hours=2) }}"``. It is
+        converted to the connection's time zone (extra ``timezone``, default ``America/Sao_Paulo``) and sent
+        as ``DD/MM/YYYY HH:MM``; a naive datetime (or an ISO string without offset) is taken as already in
+        that zone. A time in the past is refused before any request. Templated.
+    :param send_test: send the message to the account's test list before scheduling.
+    :param criaenvio_conn_id: the CriaEnvio connection.
+
+    Returns (XCom) ``{"campaign_id", "codigo", "message_id", "status", "scheduled_for" (ISO-8601 with
+    offset), "total_contacts"}``.
+    """
+
+    template_fields: Sequence[str] = (
+        "subject",
+        "html",
+        "name",
+        "reply_to",
+        "unsubscribe_message",
+        "list_ids",
+        "list_names",
+        "sender",
+        "start_at",
+    )
+    template_ext: Sequence[str] = (".html", ".htm")
+    template_fields_renderers = {"html": "html"}
+    ui_color = "#fde9d9"
+
+    def __init__(
+        self,
+        *,
+        subject: str,
+        html: str,
+        list_ids: str | Sequence[str] | None = None,
+        list_names: str | Sequence[str] | None = None,
+        name: str | None = None,
+        reply_to: str | None = None,
+        unsubscribe_message: str | None = None,
+        sender: str | None = None,
+        start_at: StartAt = "agora",
+        send_test: bool = False,
+        criaenvio_conn_id: str = CriaEnvioHook.default_conn_name,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if (list_ids is None) == (list_names is None):
+            raise EmailBRInputError(
+                f"{self.task_id}: give exactly one of list_ids (ids) or list_names (names) for the audience; "
+                f"got list_ids={list_ids!r}, list_names={list_names!r}"
+            )
+        self.subject = subject
+        self.html = html
+        self.list_ids = list_ids
+        self.list_names = list_names
+        self.name = name
+        self.reply_to = reply_to
+        self.unsubscribe_message = unsubscribe_message
+        self.sender = sender
+        self.start_at = start_at
+        self.send_test = send_test
+        self.criaenvio_conn_id = criaenvio_conn_id
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        """Create (or find again) the message, then schedule its campaign; return the campaign summary.
+
+        Everything that can be checked locally is checked first; then what an earlier try of this task
+        instance created is looked up. The rest is two steps, each reconciled on its own:
+        :meth:`_message_step` (create or reuse the message, optionally send it to the test list) and
+        :meth:`_campaign_step` (schedule the message to the lists).
+        """
+        ti = context["ti"]
+        key = idempotency_key(ti.dag_id, ti.task_id, ti.run_id, getattr(ti, "map_index", -1))
+        first_try = (getattr(ti, "try_number", 1) or 1) <= 1
+        hook = self.hook
+        fields = self._message_fields(f"{ti.dag_id}.{ti.task_id}", key)
+        # the audience's shape is checked before the first request (its ids are checked against the API later)
+        if self.list_ids is not None:
+            split_list("list_ids", self.list_ids)
+        else:
+            split_list("list_names", self.list_names)
+        start, past_error = self._schedule(hook, self.start_at, field="start_at", first_try=first_try)
+        self.log.info("Idempotency key of this task instance: %s", key)
+
+        messages = find_keyed_messages(hook, key)
+        campaign = find_campaign_of(hook, (m["id"] for m in messages))
+        if campaign is not None:
+            self.log.info(
+                "An earlier try already created campaign %s (message %s, status %s): reusing it, nothing new "
+                "is created.",
+                campaign.get("id"),
+                campaign.get("id_mensagem"),
+                campaign.get("status"),
+            )
+            return self._result(hook, campaign, str(campaign.get("id_mensagem")), start)
+        if past_error is not None:
+            raise past_error
+
+        sender_id = self._resolve_sender(hook)
+        list_ids = self._resolve_lists(hook)
+        message_id = self._message_step(hook, key, fields, messages)
+        return self._campaign_step(hook, message_id, list_ids, sender_id, start)
+
+    def _message_fields(self, default_name: str, key: str) -> dict[str, Any]:
+        """The message's fields, validated; the secondary name carries the idempotency ``key``."""
+        name = _optional_text("name", self.name)
+        return {
+            "assunto": required("subject", self.subject, text=True),
+            "html": required("html", self.html, text=True),
+            "nome": f"{(name or '').strip() or default_name} [{key}]",
+            "email_resposta": self._reply_to(),
+            "mensagem_descadastro": _optional_text("unsubscribe_message", self.unsubscribe_message) or None,
+        }
+
+    def _message_step(
+        self, hook: CriaEnvioHook, key: str, fields: Mapping[str, Any], earlier: Sequence[Mapping[str, Any]]
+    ) -> str:
+        """Step 1: the message's id, reusing (and updating) one an earlier try created under ``key``, else
+        creating it; then, with ``send_test``, send it to the account's test list."""
+        if earlier:
+            message_id = str(earlier[0]["id"])
+            self.log.info(
+                "An earlier try created message %s but no campaign: updating the message to this try's "
+                "content and scheduling it.",
+                message_id,
+            )
+            hook.update_message(message_id, **{k: v for k, v in fields.items() if v is not None})
+        else:
+            message_id = self._create_message(hook, key, fields)
+        if self.send_test:
+            hook.send_test_message(message_id)
+            self.log.info("Message %s sent to the account's test list.", message_id)
+        return message_id
+
+    def _campaign_step(
+        self,
+        hook: CriaEnvioHook,
+        message_id: str,
+        list_ids: list[str],
+        sender_id: str | None,
+        start: DateTime | None,
+    ) -> dict[str, Any]:
+        """Step 2: schedule a campaign of ``message_id`` to ``list_ids``; return the campaign summary."""
+        campaign = self._create_campaign(hook, message_id, list_ids, sender_id, start)
+        result = self._result(hook, campaign, message_id, start)
+        self.log.info(
+            "Campaign %s (code %s) scheduled for %s to %s contact(s) of list(s) %s; status %s.",
+            result["campaign_id"],
+            result["codigo"],
+            result["scheduled_for"],
+            result["total_contacts"],
+            ",".join(list_ids),
+            result["status"],
+        )
+        return result
+
+    # ------------------------------------------------------------------ validation and resolution
+
+    def _reply_to(self) -> str | None:
+        if self.reply_to is None or str(self.reply_to).strip() == "":
+            return None
+        value = str(self.reply_to).strip()
+        local, sep, domain = value.rpartition("@")
+        if not sep or not local or "." not in domain or any(c.isspace() for c in value):
+            raise EmailBRInputError(f"reply_to: {mask_email(value)!r} is not an e-mail address")
+        return value
+
+    def _resolve_sender(self, hook: CriaEnvioHook) -> str | None:
+        """The id of the sender to use (``None`` = the account's main one), refusing an unconfirmed one."""
+        senders = list(hook.iter_senders())
+        if self.sender is None or str(self.sender).strip() == "":
+            main = next((s for s in senders if as_bool(s.get("principal"), field="sender principal")), None)
+            if main is not None and not as_bool(main.get("confirmado"), field="sender confirmado"):
+                raise EmailBRInputError(
+                    f"sender: none given, and the account's main sender {mask_email(main.get('email'))} "
+                    f"(id {main.get('id')}) is not confirmed; confirm it in CriaEnvio or give a confirmed "
+                    "sender"
+                )
+            return None
+        wanted = str(self.sender).strip()
+        match = next(
+            (
+                s
+                for s in senders
+                if str(s.get("id")) == wanted or str(s.get("email") or "").lower() == wanted.lower()
+            ),
+            None,
+        )
+        shown = mask_email(wanted) if "@" in wanted else repr(wanted)
+        if match is None:
+            known = ", ".join(f"{s.get('id')} ({mask_email(s.get('email'))})" for s in senders) or "none"
+            raise EmailBRInputError(
+                f"sender: {shown} is neither the id nor the e-mail of a sender of this account; "
+                f"known senders: {known}"
+            )
+        if not as_bool(match.get("confirmado"), field="sender confirmado"):
+            raise EmailBRInputError(
+                f"sender: {shown} (id {match.get('id')}) is not confirmed; CriaEnvio only sends from "
+                "confirmed senders. Confirm it in CriaEnvio or use another sender."
+            )
+        self.log.info("Sender %s (id %s) is confirmed.", mask_email(match.get("email")), match.get("id"))
+        return str(match["id"])
+
+    def _resolve_lists(self, hook: CriaEnvioHook) -> list[str]:
+        """The audience's list ids: ``list_ids`` checked to exist and be active, or ``list_names``
+        resolved."""
+        if self.list_ids is not None:
+            ids = split_list("list_ids", self.list_ids)
+            found = {str(item.get("id")) for item in hook.iter_lists(id=",".join(ids))}
+            missing = [i for i in ids if i not in found]
+            if missing:
+                raise EmailBRInputError(
+                    f"list_ids: {missing} are not active lists of this CriaEnvio account; check the ids "
+                    "(or activate the lists)"
+                )
+            return ids
+        names = split_list("list_names", self.list_names)
+        by_name: dict[str, list[str]] = {}
+        for item in hook.iter_lists():
+            by_name.setdefault(str(item.get("nome") or "").strip(), []).append(str(item.get("id")))
+        ids: list[str] = []
+        for name in names:
+            matches = by_name.get(name)
+            if matches is None:
+                folded = [ids_ for known, ids_ in by_name.items() if known.casefold() == name.casefold()]
+                matches = folded[0] if len(folded) == 1 else None
+            if not matches:
+                known = ", ".join(repr(n) for n in sorted(by_name)[:20]) or "none"
+                raise EmailBRInputError(
+                    f"list_names: no active list is named {name!r}; active lists: {known}"
+                    + (" …" if len(by_name) > 20 else "")
+                )
+            if len(matches) > 1:
+                raise EmailBRInputError(
+                    f"list_names: {len(matches)} active lists are named {name!r} (ids {', '.join(matches)}); "
+                    "use list_ids to say which"
+                )
+            ids.append(matches[0])
+        self.log.info("Lists %s resolved to ids %s.", names, ids)
+        return list(dict.fromkeys(ids))
+
+    # ------------------------------------------------------------------ creation with reconciliation
+
+    def _reconcile(self, err: EmailBRError, what: str, lookup: Callable[[], _Found | None]) -> _Found:
+        """After a create whose outcome is unknown, find what it may have created, or re-raise ``err``."""
+        self.log.warning(
+            "%s: the outcome is unknown (%s); looking it up by this task instance's idempotency key.",
+            what,
+            err,
+        )
+        try:
+            found = lookup()
+        except EmailBRError as lookup_error:
+            self.log.error(
+                "%s: the look-up failed too; failing this try. A retry looks the key up again first, so it "
+                "will not create a duplicate.",
+                what,
+            )
+            raise err from lookup_error
+        if found is None:
+            self.log.error(
+                "%s: nothing was created; failing this try (a retry looks the key up again first).", what
+            )
+            raise err
+        self.log.warning("%s: the server had processed it; continuing with what it created.", what)
+        return found
+
+    def _create_message(self, hook: CriaEnvioHook, key: str, fields: Mapping[str, Any]) -> str:
+        try:
+            answer = hook.create_message(**fields)
+        except (EmailBRTransportError, EmailBRServerError) as err:
+            if not outcome_unknown(err):
+                raise
+            found = self._reconcile(
+                err, "Creating the message", lambda: next(iter(find_keyed_messages(hook, key)), None)
+            )
+            return str(found["id"])
+        data = (answer or {}).get("data") or {}
+        if not data.get("id"):
+            raise EmailBRResponseError(
+                platform=hook.platform,
+                endpoint="mensagens",
+                status=200,
+                detail="the answer has no message id",
+            )
+        self.log.info("Message %s created (%d bytes of HTML).", data["id"], len(fields["html"].encode()))
+        return str(data["id"])
+
+    def _create_campaign(
+        self,
+        hook: CriaEnvioHook,
+        message_id: str,
+        list_ids: list[str],
+        sender_id: str | None,
+        start: DateTime | None,
+    ) -> dict[str, Any]:
+        try:
+            answer = hook.create_campaign(
+                message_id=message_id,
+                list_ids=list_ids,
+                start_at="agora" if start is None else start,
+                sender_id=sender_id,
+            )
+        except (EmailBRTransportError, EmailBRServerError) as err:
+            if not outcome_unknown(err):
+                raise
+            return self._reconcile(err, "Creating the campaign", lambda: find_campaign_of(hook, [message_id]))
+        data = (answer or {}).get("data") or {}
+        if not data.get("id"):
+            raise EmailBRResponseError(
+                platform=hook.platform, endpoint="envios", status=200, detail="the answer has no campaign id"
+            )
+        return data
+
+    def _result(
+        self, hook: CriaEnvioHook, campaign: Mapping[str, Any], message_id: str, start: DateTime | None
+    ) -> dict[str, Any]:
+        scheduled = campaign.get("data_de_inicio")
+        scheduled_for: str | None
+        try:
+            scheduled_for = to_local(str(scheduled), hook.timezone).isoformat() if scheduled else None
+        except EmailBRInputError:
+            scheduled_for = None
+        if scheduled_for is None and start is not None:
+            scheduled_for = start.isoformat()
+        return {
+            "campaign_id": str(campaign["id"]),
+            "codigo": None if campaign.get("codigo") is None else str(campaign["codigo"]),
+            "message_id": message_id,
+            "status": campaign_status(campaign.get("status")),
+            "scheduled_for": scheduled_for,
+            "total_contacts": _as_int(campaign.get("total_de_contatos")),
+        }
+
+
+class CriaEnvioCampaignControlOperator(_CriaEnvioOperatorMixin, BaseOperator):
+    """Pause, cancel or resume a CriaEnvio campaign.
+
+    The campaign is read first: one already in the action's target status is a success without any change
+    (so retries and re-runs are harmless), and an impossible transition — pausing or cancelling a finished
+    campaign, resuming a cancelled one — fails at once (no retries) with the current status. ``pausar`` and
+    ``cancelar`` are state-changing GETs the HTTP core never repeats; when their answer is lost, the campaign
+    is read again to learn whether they took effect.
+
+    :param campaign_id: the campaign (``envio``) id, e.g. from the create operator's XCom. Templated.
+    :param action: ``pause`` (→ ``Suspenso``), ``cancel`` (→ ``Cancelado``) or ``resume`` (a ``Suspenso``
+        campaign starts again; a scheduled one, ``Agendado``, is moved to ``resume_at`` when it is given).
+        Templated.
+    :param resume_at: for ``resume`` only: when to start again, with the same rules as the create operator's
+        ``start_at`` (``None``/``"now"`` = now; zone conversion; a past time refused before any request).
+        Templated.
+    :param criaenvio_conn_id: the CriaEnvio connection.
+
+    Returns (XCom) ``{"campaign_id", "action", "previous_status", "status", "changed"}``.
+    """
+
+    template_fields: Sequence[str] = ("campaign_id", "action", "resume_at")
+    ui_color = "#fde9d9"
+
+    def __init__(
+        self,
+        *,
+        campaign_id: str,
+        action: str,
+        resume_at: StartAt = None,
+        criaenvio_conn_id: str = CriaEnvioHook.default_conn_name,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.campaign_id = campaign_id
+        self.action = action
+        self.resume_at = resume_at
+        self.criaenvio_conn_id = criaenvio_conn_id
+        if isinstance(action, str) and "{{" not in action:
+            self._check_action(action)
+
+    def _check_action(self, action: Any) -> str:
+        text = str(action or "").strip().lower()
+        if text not in CONTROL_ACTIONS:
+            raise EmailBRInputError(
+                f"action: {action!r} is not allowed; use one of {', '.join(CONTROL_ACTIONS)}"
+            )
+        if text != "resume" and not _is_now(self.resume_at):
+            raise EmailBRInputError(
+                f"resume_at: only the 'resume' action takes a time (action is {text!r}, resume_at "
+                f"{self.resume_at!r})"
+            )
+        return text
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        """Apply the action unless the campaign is already there; return the statuses before and after."""
+        action = self._check_action(self.action)
+        campaign_id = required("campaign_id", self.campaign_id, text=True).strip()
+        ti = context["ti"]
+        first_try = (getattr(ti, "try_number", 1) or 1) <= 1
+        hook = self.hook
+        resume_at, past_error = (None, None)
+        if action == "resume":
+            resume_at, past_error = self._schedule(
+                hook, self.resume_at, field="resume_at", first_try=first_try
+            )
+
+        before = self._status(hook, campaign_id)
+        reschedule = action == "resume" and before == CAMPAIGN_SCHEDULED and resume_at is not None
+        if before in ACTION_TARGETS[action] and not (reschedule and past_error is None):
+            self.log.info("Campaign %s is already %s: nothing to %s.", campaign_id, before, action)
+            return self._result(campaign_id, action, before, before, changed=False)
+        if before not in ACTION_SOURCES[action] and not reschedule:
+            raise CriaEnvioCampaignStateError(
+                f"Cannot {action} CriaEnvio campaign {campaign_id}: its status is {before!r}; {action} is "
+                f"possible from {', '.join(sorted(ACTION_SOURCES[action]))}"
+            )
+        if past_error is not None:
+            raise past_error
+        self._apply(hook, campaign_id, action, resume_at, before)
+        after = self._status(hook, campaign_id)
+        self.log.info("Campaign %s: %s → %s (%s).", campaign_id, before, after, action)
+        return self._result(campaign_id, action, before, after, changed=True)
+
+    def _apply(
+        self, hook: CriaEnvioHook, campaign_id: str, action: str, resume_at: DateTime | None, before: str
+    ) -> None:
+        try:
+            if action == "pause":
+                hook.pause_campaign(campaign_id)
+            elif action == "cancel":
+                hook.cancel_campaign(campaign_id)
+            else:
+                hook.resume_campaign(campaign_id, start_at="agora" if resume_at is None else resume_at)
+        except (EmailBRTransportError, EmailBRServerError, EmailBRValidationError) as err:
+            # a lost answer, or a refusal because the status changed since it was read: read it again
+            if not (outcome_unknown(err) or isinstance(err, EmailBRValidationError)):
+                raise
+            now = self._status(hook, campaign_id)
+            # a reschedule (Agendado → Agendado) cannot be told from a failed one by the status alone
+            if now in ACTION_TARGETS[action] and before not in ACTION_TARGETS[action]:
+                self.log.warning(
+                    "%s of campaign %s failed (%s), but the campaign is now %s: done.",
+                    action,
+                    campaign_id,
+                    err,
+                    now,
+                )
+                return
+            if isinstance(err, EmailBRValidationError):
+                raise CriaEnvioCampaignStateError(
+                    f"Cannot {action} CriaEnvio campaign {campaign_id} (now {now!r}): {err}"
+                ) from err
+            raise
+
+    def _status(self, hook: CriaEnvioHook, campaign_id: str) -> str:
+        data = (hook.get_campaign(campaign_id) or {}).get("data") or {}
+        return campaign_status(data.get("status"))
+
+    @staticmethod
+    def _result(campaign_id: str, action: str, before: str, after: str, *, changed: bool) -> dict[str, Any]:
+        return {
+            "campaign_id": campaign_id,
+            "action": action,
+            "previous_status": before,
+            "status": after,
+            "changed": changed,
+        }
