@@ -204,17 +204,22 @@ def get_provider_info() -> dict[str, Any]:
         ],
         "connection-types": CONNECTION_TYPES,
         "operators": [
-            {"integration-name": "IAGENTEmail", "python-modules": [f"{PACKAGE}.operators.contacts"]},
-            {
-                "integration-name": "CriaEnvio",
-                "python-modules": [f"{PACKAGE}.operators.contacts", f"{PACKAGE}.operators.campaigns"],
-            },
+            {"integration-name": "IAGENTEmail", "python-modules": [f"{PACKAGE}.operators.iagente"]},
+            {"integration-name": "CriaEnvio", "python-modules": [f"{PACKAGE}.operators.criaenvio"]},
+            # operators.send holds SendEmailOperator, which sends through any of the three sending platforms
+            # (chosen by the connection's type), so it is listed under each of them.
             {
                 "integration-name": "MailGrid",
-                "python-modules": [f"{PACKAGE}.operators.reports", f"{PACKAGE}.operators.send"],
+                "python-modules": [f"{PACKAGE}.operators.mailgrid", f"{PACKAGE}.operators.send"],
             },
-            {"integration-name": "emailManager", "python-modules": [f"{PACKAGE}.operators.send"]},
-            {"integration-name": "envie.email", "python-modules": [f"{PACKAGE}.operators.send"]},
+            {
+                "integration-name": "emailManager",
+                "python-modules": [f"{PACKAGE}.operators.emailmanager", f"{PACKAGE}.operators.send"],
+            },
+            {
+                "integration-name": "envie.email",
+                "python-modules": [f"{PACKAGE}.operators.envie", f"{PACKAGE}.operators.send"],
+            },
         ],
         "sensors": [
             {"integration-name": "CriaEnvio", "python-modules": [f"{PACKAGE}.sensors.criaenvio"]},

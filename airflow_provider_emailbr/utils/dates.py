@@ -11,7 +11,7 @@ Brazilian ``DD/MM/YYYY`` (never the US order). :func:`parse_wall_time` adds a ``
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 from typing import Any
 
 import pendulum
@@ -94,7 +94,9 @@ def _to_local(value: datetime | date | str, zone: Any, field: str) -> DateTime:
                 value.microsecond,
                 tz=zone,
             )
-        return pendulum.instance(value).in_timezone(zone)
+        # through UTC: pendulum.instance() moves a wall time inside a DST gap of the value's own zone by an
+        # hour, so converting it directly would name another instant than Python's own reading of the value
+        return pendulum.instance(value.astimezone(timezone.utc)).in_timezone(zone)
     if isinstance(value, date):
         return pendulum.datetime(value.year, value.month, value.day, tz=zone)
     if isinstance(value, str):

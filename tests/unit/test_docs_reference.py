@@ -76,10 +76,19 @@ def _defining_modules() -> set[str]:
 
 
 def _public_classes(module_path: str) -> Iterator[str]:
+    """The public classes a module defines or, for a module that defines none (the e-mail backend), its
+    public functions."""
     module = importlib.import_module(module_path)
-    for name, obj in vars(module).items():
-        if inspect.isclass(obj) and obj.__module__ == module_path and not name.startswith("_"):
-            yield f"{module_path}.{name}"
+    defined = {
+        name: obj
+        for name, obj in vars(module).items()
+        if (inspect.isclass(obj) or inspect.isfunction(obj))
+        and obj.__module__ == module_path
+        and not name.startswith("_")
+    }
+    classes = [name for name, obj in defined.items() if inspect.isclass(obj)]
+    for name in classes or list(defined):
+        yield f"{module_path}.{name}"
 
 
 def _rendered(path: str, directives: dict[str, str]) -> bool:

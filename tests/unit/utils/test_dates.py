@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime, timezone
+from zoneinfo import ZoneInfo
 
 import pendulum
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from airflow_provider_emailbr.exceptions import EmailBRInputError
@@ -39,6 +40,8 @@ DATE_TEXT = st.one_of(
     ),
     zone=ZONES,
 )
+# a wall time inside Hong Kong's 1955 DST gap: converted directly, pendulum named an instant an hour early
+@example(datetime(1955, 3, 20, 4, 0, tzinfo=ZoneInfo("Asia/Hong_Kong")), "America/Sao_Paulo")
 def test_to_local_returns_an_aware_time_in_the_zone_or_a_named_error(value, zone):
     try:
         result = to_local(value, zone, field="start_at")
