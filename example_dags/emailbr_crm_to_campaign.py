@@ -20,9 +20,11 @@ from pathlib import Path
 import pendulum
 from airflow.sdk import dag, task
 
-from airflow_provider_emailbr.operators.campaigns import CriaEnvioCreateCampaignOperator
-from airflow_provider_emailbr.operators.contacts import CriaEnvioImportContactsOperator
-from airflow_provider_emailbr.sensors.campaigns import CriaEnvioCampaignSensor
+from airflow_provider_emailbr.operators.criaenvio import (
+    CriaEnvioCreateCampaignOperator,
+    CriaEnvioImportContactsOperator,
+)
+from airflow_provider_emailbr.sensors.criaenvio import CriaEnvioCampaignSensor
 
 OUTPUT_DIR = "{{ var.value.get('emailbr_output_dir', '/tmp/emailbr-output') }}/{{ ds }}"
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pendulum
 from airflow.sdk import dag
 
-from airflow_provider_emailbr.operators.send import EmailManagerBatchSendOperator
+from airflow_provider_emailbr.operators.emailmanager import EmailManagerBatchSendOperator
 
 SAMPLE_MESSAGES = str(Path(__file__).parent / "data" / "mensagens_emailmanager.jsonl")
 OUTPUT_DIR = "{{ var.value.get('emailbr_output_dir', '/tmp/emailbr-output') }}/{{ ds }}"

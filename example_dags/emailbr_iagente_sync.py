@@ -15,7 +15,7 @@ from pathlib import Path
 import pendulum
 from airflow.sdk import dag
 
-from airflow_provider_emailbr.operators.contacts import IAgenteImportContactsOperator
+from airflow_provider_emailbr.operators.iagente import IAgenteImportContactsOperator
 
 SAMPLE_EXPORT = str(Path(__file__).parent / "data" / "clientes_iagente.csv")
 OUTPUT_DIR = "{{ var.value.get('emailbr_output_dir', '/tmp/emailbr-output') }}/{{ ds }}"

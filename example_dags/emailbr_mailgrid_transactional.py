@@ -18,9 +18,8 @@ import pendulum
 from airflow.sdk import dag, task
 
 from airflow_provider_emailbr.notifications.mailgrid import MailGridNotifier
-from airflow_provider_emailbr.operators.reports import MailGridReportOperator
-from airflow_provider_emailbr.operators.send import MailGridSendEmailOperator
-from airflow_provider_emailbr.sensors.reports import MailGridDeliverySensor
+from airflow_provider_emailbr.operators.mailgrid import MailGridReportOperator, MailGridSendEmailOperator
+from airflow_provider_emailbr.sensors.mailgrid import MailGridDeliverySensor
 
 OUTPUT_DIR = "{{ var.value.get('emailbr_output_dir', '/tmp/emailbr-output') }}/{{ ds }}"
 

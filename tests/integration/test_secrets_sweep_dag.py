@@ -85,6 +85,7 @@ def test_a_whole_dag_run_leaves_no_secret_anywhere(sandbox, tmp_path, monkeypatc
         "emailmanager_single",
         "emailmanager_batch",
         "envie_send",
+        "any_vendor_send",
     }
     assert {t: states[t] for t in succeeded} == dict.fromkeys(succeeded, "success"), states
     assert states["pause_finished_campaign"] == "failed"  # pausing a finished campaign is impossible

@@ -11,11 +11,11 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import chain, dag
 
-from airflow_provider_emailbr.operators.campaigns import (
+from airflow_provider_emailbr.operators.criaenvio import (
     CriaEnvioCampaignControlOperator,
     CriaEnvioCreateCampaignOperator,
 )
-from airflow_provider_emailbr.sensors.campaigns import CriaEnvioCampaignSensor
+from airflow_provider_emailbr.sensors.criaenvio import CriaEnvioCampaignSensor
 
 CAMPAIGN_ID = "{{ ti.xcom_pull(task_ids='create_campaign')['campaign_id'] }}"
 

@@ -12,8 +12,8 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import dag, task
 
-from airflow_provider_emailbr.operators.campaigns import CriaEnvioCreateCampaignOperator
-from airflow_provider_emailbr.sensors.campaigns import CriaEnvioCampaignSensor
+from airflow_provider_emailbr.operators.criaenvio import CriaEnvioCreateCampaignOperator
+from airflow_provider_emailbr.sensors.criaenvio import CriaEnvioCampaignSensor
 
 
 @dag(schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz="UTC"), catchup=False)

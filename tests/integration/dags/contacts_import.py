@@ -12,10 +12,8 @@ import os
 import pendulum
 from airflow.sdk import dag, task
 
-from airflow_provider_emailbr.operators.contacts import (
-    CriaEnvioImportContactsOperator,
-    IAgenteImportContactsOperator,
-)
+from airflow_provider_emailbr.operators.criaenvio import CriaEnvioImportContactsOperator
+from airflow_provider_emailbr.operators.iagente import IAgenteImportContactsOperator
 
 CONFIG = json.loads(os.environ.get("EMAILBR_IMPORT_TEST", '{"platform": "iagente", "operator_kwargs": {}}'))
 OPERATORS = {"iagente": IAgenteImportContactsOperator, "criaenvio": CriaEnvioImportContactsOperator}

@@ -15,7 +15,7 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import DeltaDataIntervalTimetable, dag
 
-from airflow_provider_emailbr.operators.reports import MailGridReportOperator
+from airflow_provider_emailbr.operators.mailgrid import MailGridReportOperator
 
 
 @dag(

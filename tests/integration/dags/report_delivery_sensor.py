@@ -11,7 +11,7 @@ import pendulum
 from airflow.sdk import dag, task
 
 from airflow_provider_emailbr.hooks.mailgrid import MailGridHook
-from airflow_provider_emailbr.sensors.reports import MailGridDeliverySensor
+from airflow_provider_emailbr.sensors.mailgrid import MailGridDeliverySensor
 
 
 @dag(schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz="UTC"), catchup=False)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import dag
 
-from airflow_provider_emailbr.operators.reports import MailGridReportOperator
+from airflow_provider_emailbr.operators.mailgrid import MailGridReportOperator
 
 
 @dag(schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz="UTC"), catchup=False)

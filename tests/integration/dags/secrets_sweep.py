@@ -16,23 +16,21 @@ from airflow.sdk import dag, task
 from airflow_provider_emailbr.notifications.emailmanager import EmailManagerNotifier
 from airflow_provider_emailbr.notifications.envie import EnvieEmailNotifier
 from airflow_provider_emailbr.notifications.mailgrid import MailGridNotifier
-from airflow_provider_emailbr.operators.campaigns import (
+from airflow_provider_emailbr.operators.criaenvio import (
     CriaEnvioCampaignControlOperator,
     CriaEnvioCreateCampaignOperator,
-)
-from airflow_provider_emailbr.operators.contacts import (
     CriaEnvioImportContactsOperator,
-    IAgenteImportContactsOperator,
 )
-from airflow_provider_emailbr.operators.reports import MailGridReportOperator
-from airflow_provider_emailbr.operators.send import (
+from airflow_provider_emailbr.operators.emailmanager import (
     EmailManagerBatchSendOperator,
     EmailManagerSendEmailOperator,
-    EnvieEmailSendOperator,
-    MailGridSendEmailOperator,
 )
-from airflow_provider_emailbr.sensors.campaigns import CriaEnvioCampaignSensor
-from airflow_provider_emailbr.sensors.reports import MailGridDeliverySensor
+from airflow_provider_emailbr.operators.envie import EnvieEmailSendOperator
+from airflow_provider_emailbr.operators.iagente import IAgenteImportContactsOperator
+from airflow_provider_emailbr.operators.mailgrid import MailGridReportOperator, MailGridSendEmailOperator
+from airflow_provider_emailbr.operators.send import SendEmailOperator
+from airflow_provider_emailbr.sensors.criaenvio import CriaEnvioCampaignSensor
+from airflow_provider_emailbr.sensors.mailgrid import MailGridDeliverySensor
 
 FILES = os.environ.get("EMAILBR_SWEEP_DIR", "/tmp/emailbr-sweep")
 CONTACTS = [
@@ -123,6 +121,14 @@ def secrets_sweep():
         task_id="emailmanager_batch",
         messages=[{"To": "fabio@exemplo.com.br", "Subject": "Lote", "TextBody": "lote"}],
         results_path=f"{FILES}/emailmanager_results.jsonl",
+    )
+    SendEmailOperator(
+        task_id="any_vendor_send",
+        conn_id="emailmanager_default",
+        to=['"Silva, Hugo" <hugo@exemplo.com.br>'],
+        subject="Aviso {{ run_id }}",
+        html="<p>Aviso</p>",
+        results_path=f"{FILES}/any_vendor_results.jsonl",
     )
     EnvieEmailSendOperator(
         task_id="envie_send",

@@ -11,12 +11,12 @@ import os
 import pendulum
 from airflow.sdk import dag, task
 
-from airflow_provider_emailbr.operators.send import (
+from airflow_provider_emailbr.operators.emailmanager import (
     EmailManagerBatchSendOperator,
     EmailManagerSendEmailOperator,
-    EnvieEmailSendOperator,
-    MailGridSendEmailOperator,
 )
+from airflow_provider_emailbr.operators.envie import EnvieEmailSendOperator
+from airflow_provider_emailbr.operators.mailgrid import MailGridSendEmailOperator
 
 FILES = os.environ.get("EMAILBR_SEND_TEST_DIR", "/nonexistent")
 

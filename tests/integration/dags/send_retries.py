@@ -12,11 +12,9 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import dag
 
-from airflow_provider_emailbr.operators.send import (
-    EmailManagerBatchSendOperator,
-    EnvieEmailSendOperator,
-    MailGridSendEmailOperator,
-)
+from airflow_provider_emailbr.operators.emailmanager import EmailManagerBatchSendOperator
+from airflow_provider_emailbr.operators.envie import EnvieEmailSendOperator
+from airflow_provider_emailbr.operators.mailgrid import MailGridSendEmailOperator
 
 FILES = os.environ.get("EMAILBR_SEND_TEST_DIR", "/nonexistent")
 RESULTS = FILES + "/{{ ti.task_id }}-{{ run_id }}.jsonl"
