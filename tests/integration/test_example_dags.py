@@ -43,7 +43,10 @@ def test_iagente_sync_example(sandbox, monkeypatch, tmp_path):
     members = [c for c in sandbox.state("iagente")["contacts"] if group["group_id"] in c["groups"]]
     joao = next(c for c in members if c["email"] == "joao.1@exemplo.com.br")
     assert (joao["name"], joao["birthday"], joao["field1"], joao["field2"]) == (
-        "João Gonçalves", "1961-02-02", "Florianópolis", "Premium",
+        "João Gonçalves",
+        "1961-02-02",
+        "Florianópolis",
+        "Premium",
     )
     rejected = list((tmp_path).rglob("iagente_rejected.csv"))
     assert len(rejected) == 1 and rejected[0].read_text(encoding="utf-8").count("invalid_email") == 4

@@ -1,31 +1,17 @@
-"""Shared stand-ins of the fault-injection suite: a task-instance double, outcome wording, journal helpers."""
+"""Shared stand-ins of the fault-injection suite: its task-instance identity, outcome wording, journal helpers.
+
+The task-instance double and context builder are the shared ones of ``tests/helpers.py``.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 from airflow_provider_emailbr.exceptions import EmailBRError
 
-
-@dataclass
-class FakeTI:
-    """What the operators read from ``context["ti"]``: identity, try number and ``xcom_push``."""
-
-    dag_id: str = "reliability"
-    task_id: str = "task"
-    run_id: str = "scheduled__2026-11-20T00:00:00+00:00"
-    map_index: int = -1
-    try_number: int = 1
-    xcoms: dict[str, Any] = field(default_factory=dict)
-
-    def xcom_push(self, key: str, value: Any) -> None:
-        self.xcoms[key] = value
-
-
-def context(try_number: int = 1, **ti: Any) -> dict[str, Any]:
-    """A minimal execution context for ``execute()``: only ``ti``."""
-    return {"ti": FakeTI(try_number=try_number, **ti)}
+#: The task instance every fault-injection test runs as (passed to ``tests.helpers.context``/``FakeTI``):
+#: a scheduled run of DAG ``reliability``; the results ledger's keys come from it.
+RELIABILITY_TI = {"dag_id": "reliability", "run_id": "scheduled__2026-11-20T00:00:00+00:00"}
 
 
 def failure(err: BaseException) -> str:

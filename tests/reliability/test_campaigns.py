@@ -20,13 +20,14 @@ from airflow_provider_emailbr.operators.criaenvio import (
     CriaEnvioCreateCampaignOperator,
     idempotency_key,
 )
+from tests.helpers import FakeTI, context
 from tests.reliability.conftest import Chaos, matrix
-from tests.reliability.helpers import FakeTI, assert_precise, context, failure
+from tests.reliability.helpers import RELIABILITY_TI, assert_precise, failure
 
 pytestmark = pytest.mark.integration
 
 TRIES = 4
-TI = FakeTI(task_id="create_campaign")
+TI = FakeTI(task_id="create_campaign", **RELIABILITY_TI)
 KEY = idempotency_key(TI.dag_id, TI.task_id, TI.run_id, TI.map_index)
 
 
@@ -90,7 +91,7 @@ def test_create_campaign_once_per_dag_run(chaos: Chaos, fault: str, rate: float,
             sender="remetente@exemplo.com.br",
             start_at=pendulum.now("UTC").add(days=1),
         )
-        return op.execute(context(try_number, task_id=TI.task_id))
+        return op.execute(context(try_number, task_id=TI.task_id, **RELIABILITY_TI))
 
     def check() -> None:
         messages, campaigns = keyed(chaos)
@@ -127,7 +128,7 @@ def test_control_pause_resume_cancel(chaos: Chaos, fault: str, rate: float, seed
             op = CriaEnvioCampaignControlOperator(
                 task_id=action, campaign_id=campaign_id, action=action, **kwargs
             )
-            return op.execute(context(try_number, task_id=action))
+            return op.execute(context(try_number, task_id=action, **RELIABILITY_TI))
 
         def check() -> None:
             assert len(chaos.sandbox.state("criaenvio")["campaigns"]) == 1

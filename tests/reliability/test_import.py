@@ -20,8 +20,9 @@ from airflow_provider_emailbr.operators.contacts import (
     CriaEnvioImportContactsOperator,
     IAgenteImportContactsOperator,
 )
+from tests.helpers import context
 from tests.reliability.conftest import Chaos, matrix
-from tests.reliability.helpers import assert_precise, context, failure
+from tests.reliability.helpers import RELIABILITY_TI, assert_precise, failure
 
 pytestmark = pytest.mark.integration
 
@@ -62,7 +63,7 @@ def run_tries(
     for try_number in range(1, TRIES + 1):
         chaos.tries += 1
         try:
-            summary = make().execute(context(try_number))
+            summary = make().execute(context(try_number, **RELIABILITY_TI))
         except Exception as err:  # every failure must be precise; checked below
             assert_precise(err)
             failures.append(failure(err))
@@ -78,7 +79,7 @@ def run_tries(
     partial = summary is not None
     chaos.calm()
     chaos.tries += 1
-    summary = make().execute(context(TRIES + 1))
+    summary = make().execute(context(TRIES + 1, **RELIABILITY_TI))
     check(summary)
     if not partial:
         chaos.note(f"every try {failures[0]}; re-run converged once the fault stopped")

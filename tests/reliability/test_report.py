@@ -16,8 +16,9 @@ import pytest
 
 from airflow_provider_emailbr.hooks.mailgrid import MailGridHook
 from airflow_provider_emailbr.operators.mailgrid import MailGridReportOperator
+from tests.helpers import context
 from tests.reliability.conftest import Chaos, matrix
-from tests.reliability.helpers import assert_precise, context, failure
+from tests.reliability.helpers import RELIABILITY_TI, assert_precise, failure
 
 pytestmark = pytest.mark.integration
 
@@ -50,7 +51,7 @@ def test_report_export(chaos: Chaos, fault: str, rate: float, seed: int, tmp_pat
             deferrable=False,
             output_path=str(output),
         )
-        return op.execute(context(try_number, task_id="report"))
+        return op.execute(context(try_number, task_id="report", **RELIABILITY_TI))
 
     failures: list[str] = []
     summary = None

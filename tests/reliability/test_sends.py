@@ -34,8 +34,9 @@ from airflow_provider_emailbr.operators.send import (
     SendIncompleteError,
     mark_send_results,
 )
+from tests.helpers import context
 from tests.reliability.conftest import Chaos, matrix
-from tests.reliability.helpers import FakeTI, assert_precise, context, failure, processed
+from tests.reliability.helpers import RELIABILITY_TI, assert_precise, failure, processed
 
 pytestmark = pytest.mark.integration
 
@@ -111,13 +112,13 @@ def send_tries(
     task_id: str,
 ) -> None:
     """Run the tries, check the invariants after each, resolve unknowns, converge."""
-    identity = RunIdentity(dag_id=FakeTI.dag_id, task_id=task_id, run_id=FakeTI.run_id)
+    identity = RunIdentity(dag_id=RELIABILITY_TI["dag_id"], task_id=task_id, run_id=RELIABILITY_TI["run_id"])
     confirmed: set[str] = set()
     failures: list[str] = []
     succeeded = False
     for try_number in range(1, TRIES + 1):
         mark = last_id(chaos)
-        ctx = context(try_number, task_id=task_id)
+        ctx = context(try_number, task_id=task_id, **RELIABILITY_TI)
         chaos.tries += 1
         error: BaseException | None = None
         try:
@@ -144,7 +145,7 @@ def send_tries(
         resolve_unknown(chaos, platform, results, identity)
         chaos.calm()
         chaos.tries += 1
-        make(str(results)).execute(context(TRIES + 1, task_id=task_id))
+        make(str(results)).execute(context(TRIES + 1, task_id=task_id, **RELIABILITY_TI))
         chaos.note(f"every try {failures[0]}, unknown named; resolved and converged")
     counts = Counter(platform.delivered(chaos.sandbox.state(platform.vendor)))
     assert {a: counts[a] for a in expected} == dict.fromkeys(expected, 1), (

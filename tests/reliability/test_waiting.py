@@ -29,8 +29,9 @@ from airflow_provider_emailbr.sensors.criaenvio import (
 from airflow_provider_emailbr.sensors.mailgrid import MailGridDeliverySensor
 from airflow_provider_emailbr.triggers.criaenvio import CriaEnvioCampaignTrigger
 from airflow_provider_emailbr.triggers.mailgrid import MailGridDeliveryTrigger
+from tests.helpers import context
 from tests.reliability.conftest import MAX_RETRIES, Chaos, fast_connections, matrix
-from tests.reliability.helpers import context
+from tests.reliability.helpers import RELIABILITY_TI
 
 pytestmark = pytest.mark.integration
 
@@ -151,7 +152,7 @@ def test_criaenvio_campaign_sensor(chaos: Chaos, fault: str, rate: float, seed: 
     # poke mode, in the worker: the campaign goes out while the sensor waits
     stats = CriaEnvioCampaignSensor(
         task_id="wait", campaign_id=ids["sending"], deferrable=False, poke_interval=POLL, timeout=WAIT_LIMIT
-    ).execute(context())
+    ).execute(context(**RELIABILITY_TI))
     assert stats["status"] == "Concluído" and stats["total_enviado"] == 3
     chaos.tries += 1
     # deferrable: one poke in the worker, then the trigger, then execute_complete
@@ -170,10 +171,10 @@ def test_criaenvio_campaign_sensor(chaos: Chaos, fault: str, rate: float, seed: 
         chaos.tries += 1
         with pytest.raises(error):
             try:
-                sensor.execute(context())
+                sensor.execute(context(**RELIABILITY_TI))
             except TaskDeferred as deferred:
                 event = asyncio.run(_first_event(deferred.trigger))
-                sensor.execute_complete(context(), event)
+                sensor.execute_complete(context(**RELIABILITY_TI), event)
     chaos.settle()
     assert criaenvio_writes(chaos, mark) == []
     chaos.note("every terminal state detected")
@@ -263,7 +264,7 @@ def test_mailgrid_delivery_sensor(chaos: Chaos, fault: str, rate: float, seed: i
         deferrable=False,
         poke_interval=POLL,
         timeout=WAIT_LIMIT,
-    ).execute(context())
+    ).execute(context(**RELIABILITY_TI))
     assert {i: r["delivered"] for i, r in found.items()} == delivered
     chaos.tries += 1
     sensor = MailGridDeliverySensor(
@@ -277,10 +278,10 @@ def test_mailgrid_delivery_sensor(chaos: Chaos, fault: str, rate: float, seed: i
     chaos.tries += 1
     with pytest.raises(AirflowSensorTimeout, match=MISSING):
         try:
-            sensor.execute(context())
+            sensor.execute(context(**RELIABILITY_TI))
         except TaskDeferred as deferred:
             event = asyncio.run(_first_event(deferred.trigger))
-            sensor.execute_complete(context(), event)
+            sensor.execute_complete(context(**RELIABILITY_TI), event)
     chaos.settle()
     assert mailgrid_writes(chaos, mark) == []
     chaos.note("every terminal state detected")
@@ -300,7 +301,7 @@ def test_sensors_keep_waiting_when_a_burst_outlasts_the_hook_retries(
     )
     stats = CriaEnvioCampaignSensor(
         task_id="wait", campaign_id=ids["sending"], deferrable=False, poke_interval=POLL, timeout=WAIT_LIMIT
-    ).execute(context())
+    ).execute(context(**RELIABILITY_TI))
     assert stats["status"] == "Concluído"
     message_ids, delivered, start = sent_messages(chaos)
     chaos.sandbox.set_fault("status", vendor="mailgrid", path="/report", status=503, count=burst)
@@ -311,7 +312,7 @@ def test_sensors_keep_waiting_when_a_burst_outlasts_the_hook_retries(
         deferrable=False,
         poke_interval=POLL,
         timeout=WAIT_LIMIT,
-    ).execute(context())
+    ).execute(context(**RELIABILITY_TI))
     assert {i: r["delivered"] for i, r in found.items()} == delivered
     statuses = [r["status"] for r in chaos.sandbox.requests("criaenvio", path="/envios/", since=mark)]
     assert statuses[:burst] == [503] * burst and statuses[-1] == 200

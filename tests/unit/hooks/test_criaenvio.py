@@ -387,3 +387,58 @@ def test_refusal_inside_http_200_is_also_a_refused_error(criaenvio, server):
     server.reply(Reply(body={"error": {"code": "03-NAO-AUTORIZADO", "message": DOCUMENTED_REFUSALS[2]}}))
     with pytest.raises(EmailBRRefusedError, match="já foi enviada"):
         criaenvio.delete_message("m1")
+
+
+@pytest.mark.parametrize(
+    ("message", "one_contact"),
+    [
+        ("Não é possível ativar um contato descadastrado.", True),
+        ("NAO E POSSIVEL ATIVAR UM CONTATO DESCADASTRADO", True),
+        (DOCUMENTED_REFUSALS[0], False),  # not enough credits: the whole account
+        (DOCUMENTED_REFUSALS[2], False),
+        ("", False),
+    ],
+)
+def test_a_refusal_concerns_one_contact_only_when_the_contact_unsubscribed(message, one_contact):
+    from airflow_provider_emailbr.hooks.criaenvio import concerns_one_contact
+
+    assert concerns_one_contact(message) is one_contact
+
+
+def test_created_record_reads_data_and_refuses_an_answer_without_an_id():
+    from airflow_provider_emailbr.exceptions import EmailBRResponseError
+    from airflow_provider_emailbr.hooks.criaenvio import created_id_of, created_record
+
+    assert created_record({"data": {"id": 7, "nome": "x"}}, "envios") == {"id": 7, "nome": "x"}
+    assert created_id_of({"data": {"id": 7}}, "grupos") == "7"
+    for answer in ({}, {"data": {"id": ""}}, {"data": []}, None):
+        with pytest.raises(EmailBRResponseError, match="the answer to a create has no data.id") as caught:
+            created_record(answer, "envios")
+        assert (caught.value.platform, caught.value.endpoint) == ("CriaEnvio", "envios")
+
+
+def _campaign_page(page: int, total: int, ids: list[str]) -> Reply:
+    return Reply(
+        body={"data": [{"id": i} for i in ids], "pagination": {"current_page": page, "total_pages": total}}
+    )
+
+
+def test_campaigns_newest_first_read_the_last_page_first_at_the_largest_page_size(criaenvio, server):
+    server.reply(_campaign_page(1, 3, ["c1", "c2"]))
+    server.reply(_campaign_page(3, 3, ["c5"]))
+    server.reply(_campaign_page(2, 3, ["c3", "c4"]))
+    ids = [c["id"] for c in criaenvio.iter_campaigns_newest_first()]
+    assert ids == ["c5", "c4", "c3", "c2", "c1"]
+    assert [(r.method, r.path) for r in server.requests] == [("GET", "/criaenvio/v1/envios")] * 3
+    assert [dict(r.query)["page"] for r in server.requests] == ["1", "3", "2"]
+    assert {dict(r.query)["number"] for r in server.requests} == {"100"}
+
+
+def test_campaigns_newest_first_stop_when_a_page_does_not_advance(criaenvio, server):
+    from airflow_provider_emailbr.exceptions import EmailBRResponseError
+
+    server.reply(_campaign_page(1, 3, ["c1"]))
+    server.reply(_campaign_page(1, 3, ["c1"]))  # a server that ignores 'page'
+    with pytest.raises(EmailBRResponseError, match="asked for page 3, but the answer says it is page 1"):
+        list(criaenvio.iter_campaigns_newest_first())
+    assert len(server.requests) == 2

@@ -10,7 +10,6 @@ row — ``valid + rejected at validation == received``, the rejected report hold
 from __future__ import annotations
 
 import csv
-import itertools
 import json
 import threading
 from dataclasses import dataclass
@@ -124,11 +123,6 @@ def iagente(server, set_connection):
     server.requests = _RequestsByThread()
     server.default = _MassAddInFull(requests=server.requests)
     return server
-
-
-@pytest.fixture
-def counter():
-    return itertools.count()
 
 
 def _expected_email(value) -> str | None:

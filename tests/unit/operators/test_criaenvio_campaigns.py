@@ -12,6 +12,8 @@ import pendulum
 import pytest
 from airflow.sdk import DAG
 from airflow.sdk.exceptions import AirflowFailException
+from hypothesis import given
+from hypothesis import strategies as st
 
 from airflow_provider_emailbr.exceptions import EmailBRError, EmailBRInputError
 from airflow_provider_emailbr.hooks.criaenvio import campaign_progress, campaign_stats, campaign_status
@@ -35,6 +37,14 @@ from tests.unit.criaenvio_campaign_doubles import (
     page,
     script_create,
     view,
+)
+from tests.unit.operators.hostile import (
+    ANY_VALUE,
+    SETTINGS,
+    START_AT,
+    TEXT,
+    WRONG,
+    run_hostile,
 )
 
 
@@ -463,3 +473,51 @@ def test_outcome_unknown_classification():
     assert not outcome_unknown(transport(True, permanent=True))
     assert outcome_unknown(server_error(500)) and outcome_unknown(server_error(504))
     assert not outcome_unknown(server_error(503)) and not outcome_unknown(EmailBRInputError("x"))
+
+
+# ------------------------------------------------------------------------------------------ hostile input
+# (the property and strategies: tests/unit/operators/hostile.py)
+
+LIST_IDS = st.one_of(TEXT, WRONG, st.lists(st.one_of(TEXT, WRONG), max_size=3))
+
+
+@SETTINGS
+@given(
+    subject=ANY_VALUE,
+    html=ANY_VALUE,
+    list_ids=LIST_IDS,
+    name=ANY_VALUE,
+    reply_to=ANY_VALUE,
+    unsubscribe=ANY_VALUE,
+    start_at=START_AT,
+)
+def test_create_campaign_refuses_bad_parameters_before_any_request(
+    conns, subject, html, list_ids, name, reply_to, unsubscribe, start_at
+):
+    op = CriaEnvioCreateCampaignOperator(
+        task_id="op",
+        subject=subject,
+        html=html,
+        list_ids=list_ids if list_ids is not None else "L1",
+        name=name,
+        reply_to=reply_to,
+        unsubscribe_message=unsubscribe,
+        start_at=start_at,
+    )
+    run_hostile(conns, op)
+    assert all(r.method == "GET" for r in conns.requests)  # the default answer {} stops before any write
+
+
+@SETTINGS
+@given(campaign_id=ANY_VALUE, action=ANY_VALUE, resume_at=START_AT)
+def test_campaign_control_refuses_bad_parameters_before_any_request(conns, campaign_id, action, resume_at):
+    try:
+        op = CriaEnvioCampaignControlOperator(
+            task_id="op", campaign_id=campaign_id, action=action, resume_at=resume_at
+        )
+    except EmailBRInputError as err:
+        assert str(err).startswith(("action: ", "resume_at: "))
+        return
+    run_hostile(conns, op)
+    for request in conns.requests:
+        assert request.path.startswith("/v1/envios/")

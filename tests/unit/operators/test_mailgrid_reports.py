@@ -2,7 +2,8 @@
 
 Requests go to the recording server (exact bodies against ``mailgrid.txt``: ``POST report/`` or
 ``consolidate/`` with ``usuario_smtp``, ``senha_smtp``, ``dataini``, ``horaini``, ``datafim``, ``horafim``
-and the optional ``status``, ``emaildestino``, ``remetente``, ``idMensagem``) or to the sandbox.
+and the optional ``status``, ``emaildestino``, ``remetente``, ``idMensagem``). The run against the sandbox
+is in ``tests/sandbox_backed/operators/test_mailgrid_reports.py``.
 """
 
 from __future__ import annotations
@@ -15,11 +16,26 @@ from datetime import datetime, timedelta, timezone
 import pendulum
 import pytest
 from airflow.sdk.exceptions import TaskDeferred
+from hypothesis import given
+from hypothesis import strategies as st
 
 from airflow_provider_emailbr.exceptions import EmailBRConfigError, EmailBRInputError
-from airflow_provider_emailbr.hooks.mailgrid import MailGridHook, is_delivered
-from airflow_provider_emailbr.operators.mailgrid import REPORT_COLUMNS, MailGridReportOperator
+from airflow_provider_emailbr.hooks.mailgrid import is_delivered
+from airflow_provider_emailbr.operators.mailgrid import (
+    REPORT_COLUMNS,
+    MailGridReportOperator,
+    RowSelector,
+)
+from airflow_provider_emailbr.utils.report_windows import plan_windows
 from tests.conftest import Reply
+from tests.unit.operators.hostile import (
+    ANY_VALUE,
+    SETTINGS,
+    TEXT,
+    WRONG,
+    hostile_context,
+    run_hostile,
+)
 
 UTC = timezone.utc
 NY = pendulum.timezone("America/New_York")
@@ -440,31 +456,6 @@ def test_not_deferrable_waits_in_the_worker(mailgrid_conn, server):
     assert len(server.requests) == 1 and summary["complete"] is True
 
 
-# ---------------------------------------------------------------------------------------------- sandbox
-
-
-def test_sandbox_rows_normalised_and_filtered(sandbox, tmp_path):
-    hook = MailGridHook()
-    sent = hook.send(to=["ana@exemplo.com.br", "bob@bounce.example"], subject="Pedido", message="<p>Oi</p>")
-    time.sleep(1.05)  # the rows' second must be over before the window ends
-    end = datetime.now(UTC)
-    out = tmp_path / "failed.jsonl"
-    summary = report_op(
-        start=(end - timedelta(minutes=30)).isoformat(),
-        end=end.isoformat(),
-        status="failed",
-        output_path=str(out),
-    ).execute({})
-    rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
-    assert [(r["message_id"], r["recipient"], r["status"], r["delivered"]) for r in rows] == [
-        (sent[1]["id"], "bob@bounce.example", "Falha na entrega", False)
-    ]
-    assert datetime.fromisoformat(rows[0]["sent_at"]).utcoffset() == timedelta(hours=-3)
-    (request,) = sandbox.requests("mailgrid", path="report")
-    assert request["body"]["status"] == "erro" and request["body"]["senha_smtp"] == "***"
-    assert summary["rows"] == 1 and summary["failed"] == 1
-
-
 def test_logs_mask_addresses_and_never_show_the_password(mailgrid_conn, server, log_records, capfd):
     server.reply(answer(row("m1", "ana@exemplo.com.br", "01/05/2026", "09:10:00")))
     summary = report_op(
@@ -478,3 +469,87 @@ def test_logs_mask_addresses_and_never_show_the_password(mailgrid_conn, server, 
     assert "recipient=a***@exemplo.com.br, sender=l***@x.com.br" in text
     assert "ana@exemplo.com.br" not in text and "mgpass" not in text
     assert "mgpass" not in json.dumps(summary)
+
+
+# ------------------------------------------------------------------------------------------ hostile input
+# (the property and strategies: tests/unit/operators/hostile.py)
+
+INSTANT = st.one_of(
+    TEXT,
+    WRONG,
+    st.datetimes(
+        min_value=datetime(2024, 1, 1), max_value=datetime(2027, 1, 1), timezones=st.none() | st.just(UTC)
+    ),
+    st.sampled_from(["2025-01-01", "2025-01-01T00:00:00+14:00", "9999-12-31T23:59:59-12:00", "01/02/2025"]),
+)
+
+
+@SETTINGS
+@given(
+    start=INSTANT,
+    end=INSTANT,
+    status=ANY_VALUE,
+    recipient=ANY_VALUE,
+    message_id=ANY_VALUE,
+    fmt=st.one_of(st.none(), TEXT),
+)
+def test_report_operator_refuses_bad_windows_and_filters_before_any_request(
+    conns, tmp_path, counter, start, end, status, recipient, message_id, fmt
+):
+    conns.default = Reply(body=[])
+    op = MailGridReportOperator(
+        task_id="op",
+        start=start,
+        end=end,
+        status=status,
+        recipient=recipient,
+        message_id=message_id,
+        output_path=str(tmp_path / f"out{next(counter)}.csv"),
+        output_format=fmt,
+        report_lag=0,
+        deferrable=False,
+        max_window=timedelta(days=3660),  # few windows: the property is about input, not splitting
+    )
+    run_hostile(conns, op, hostile_context(data_interval_start=None, data_interval_end=None))
+    for request in conns.requests:
+        body = request.json
+        datetime.strptime(f"{body['dataini']} {body['horaini']}", "%d/%m/%Y %H:%M")
+        datetime.strptime(f"{body['datafim']} {body['horafim']}", "%d/%m/%Y %H:%M")
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), 10**20, -1, "1h", True, None])
+def test_report_durations_that_are_not_usable_are_refused_at_construction(value):
+    with pytest.raises(EmailBRInputError, match="max_window: "):
+        MailGridReportOperator(task_id="op", start="2025-01-01", end="2025-01-02", max_window=value)
+
+
+RAW_ROW = st.dictionaries(
+    st.sampled_from(["msgid", "email_de", "email_para", "data", "hora", "status", "extra"]),
+    st.one_of(
+        ANY_VALUE,
+        st.sampled_from(["31/12/2024", "2024-12-31", "23:59:59", "24:00", "Entregue", "99/99/9999"]),
+    ),
+    max_size=7,
+)
+
+
+@SETTINGS
+@given(
+    rows=st.lists(RAW_ROW, max_size=10),
+    zone=st.sampled_from(["America/Sao_Paulo", "UTC", "America/New_York"]),
+)
+def test_row_selector_normalises_any_vendor_row_without_crashing(rows, zone):
+    tz = pendulum.timezone(zone)
+    start = datetime(2024, 12, 31, tzinfo=UTC)
+    windows = list(plan_windows(start, start + timedelta(days=1), tz, timedelta(hours=6)))
+    selector = RowSelector(tz)
+    selected = [row for window in windows for row in selector.select(window, rows)]
+    for row in selected:
+        assert set(row) == {"message_id", "sender", "recipient", "sent_at", "status", "delivered"}
+        assert all(isinstance(row[k], str) for k in ("message_id", "sender", "recipient", "status"))
+        assert isinstance(row["delivered"], bool)
+        if row["sent_at"] is not None:
+            instant = datetime.fromisoformat(row["sent_at"])
+            assert any(w.contains(instant) for w in windows)
+    timed = [r for r in selected if r["sent_at"] is not None]
+    assert len(timed) + selector.untimed == len(selected)

@@ -4,16 +4,32 @@ from __future__ import annotations
 
 import base64
 import os
+from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from airflow_provider_emailbr.exceptions import EmailBRConfigError, EmailBRInputError
-from airflow_provider_emailbr.operators.emailmanager import EmailManagerBatchSendOperator
+from airflow_provider_emailbr.operators.criaenvio import (
+    CriaEnvioCreateCampaignOperator,
+)
+from airflow_provider_emailbr.operators.emailmanager import (
+    EmailManagerBatchSendOperator,
+)
 from airflow_provider_emailbr.operators.envie import EnvieEmailSendOperator
-from airflow_provider_emailbr.operators.mailgrid import MailGridSendEmailOperator
+from airflow_provider_emailbr.operators.mailgrid import (
+    MailGridReportOperator,
+    MailGridSendEmailOperator,
+)
 from airflow_provider_emailbr.operators.send import SendEmailOperator
 from tests.conftest import Reply
 from tests.helpers import read_jsonl, run
+from tests.unit.operators.hostile import (
+    SETTINGS,
+    hostile_context,
+    run_hostile,
+)
 from tests.unit.sending.connections import SENDER, connection_definer
 
 
@@ -202,3 +218,64 @@ def test_operators_construct_without_network_or_db():
     ):
         assert "hook" not in op.__dict__
     assert os.environ.get("AIRFLOW_CONN_MISSING") is None
+
+
+# ------------------------------------------------------------------------------------------ hostile input
+# (the property and strategies: tests/unit/operators/hostile.py)
+
+
+def render_natively(op, values: dict[str, Any]) -> None:
+    """Render ``op``'s template fields the way a DAG with ``render_template_as_native_obj=True`` does."""
+    op.render_template_fields(context=hostile_context(**values), jinja_env=op.dag.get_template_env())
+
+
+NATIVE_VALUES = st.one_of(
+    st.integers(),
+    st.lists(st.integers(), max_size=2),
+    st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
+    st.sampled_from(["a@x.com", "5", "[1, 2]", "{'a': 1}", "None", "True", "", "agora", "2999-01-01"]),
+    st.none(),
+)
+
+
+@SETTINGS
+@given(v=NATIVE_VALUES)
+def test_templates_that_render_to_the_wrong_type_give_a_clear_error(conns, tmp_path, counter, v):
+    from airflow.sdk import DAG
+
+    n = next(counter)
+    with DAG(f"native{n}", schedule=None, render_template_as_native_obj=True):
+        ops = [
+            MailGridSendEmailOperator(
+                task_id="mg",
+                to="{{ v }}",
+                subject="{{ v }}",
+                html="<p>x</p>",
+                results_path=str(tmp_path / f"mg{n}.jsonl"),
+            ),
+            EnvieEmailSendOperator(
+                task_id="en",
+                to="{{ v }}",
+                subject="s",
+                html="{{ v }}",
+                results_path=str(tmp_path / f"en{n}.jsonl"),
+            ),
+            EmailManagerBatchSendOperator(
+                task_id="eb", messages="{{ v }}", results_path=str(tmp_path / f"eb{n}.jsonl")
+            ),
+            CriaEnvioCreateCampaignOperator(
+                task_id="cc", subject="{{ v }}", html="<p>x</p>", list_ids="{{ v }}", start_at="{{ v }}"
+            ),
+            MailGridReportOperator(
+                task_id="rp",
+                start="{{ v }}",
+                end="2025-01-02",
+                status="{{ v }}",
+                deferrable=False,
+                report_lag=0,
+            ),
+        ]
+    conns.default = Reply(body=[])
+    for op in ops:
+        render_natively(op, {"v": v})
+        run_hostile(conns, op)

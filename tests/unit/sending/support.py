@@ -1,4 +1,4 @@
-"""Helpers of the send tests that run operators against the sandbox.
+"""Doubles of the send tests (unit tests on the recording server and sandbox-backed ones alike).
 
 Operators are executed with the shared :class:`tests.helpers.FakeTI` under one fixed identity (DAG
 ``send_dag``, task ``send``, run ``manual__1``), so results-file lines can be compared whole; a "retry" is
@@ -32,6 +32,9 @@ def addresses(n: int, prefix: str = "cliente") -> list[str]:
     return [f"{prefix}{i:04d}@exemplo.com.br" for i in range(n)]
 
 
-def mailgrid_rows(sandbox: Any) -> list[dict[str, Any]]:
-    """The rows the MailGrid emulator recorded as sent."""
-    return sandbox.state("mailgrid")["rows"]
+def batch_messages(n: int, **extra: Any) -> list[dict[str, Any]]:
+    """``n`` distinct emailManager batch messages (``To``, ``Subject``, ``HtmlBody``), each with ``extra``."""
+    return [
+        {"To": f"pessoa{i:04d}@exemplo.com.br", "Subject": f"Olá {i}", "HtmlBody": f"<p>{i}</p>", **extra}
+        for i in range(n)
+    ]

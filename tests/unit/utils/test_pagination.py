@@ -13,6 +13,7 @@ from airflow_provider_emailbr.utils.pagination import (
     IAGENTE_PAGES,
     PageScheme,
     iter_paged,
+    iter_paged_backwards,
 )
 
 
@@ -109,3 +110,27 @@ def test_each_vendor_scheme_reads_its_envelope(scheme: PageScheme, page, items, 
         current,
         total,
     )
+
+
+def test_backwards_reads_page_one_for_the_total_then_the_last_page_down_lazily():
+    pages = Pages(lambda n: _criaenvio(n, 3, [n * 10, n * 10 + 1]))
+    items = iter_paged_backwards(pages, CRIAENVIO_PAGES)
+    assert next(items) == 31
+    assert pages.asked == [1, 3]
+    assert list(items) == [30, 21, 20, 11, 10]
+    assert pages.asked == [1, 3, 2]
+
+
+def test_backwards_with_one_page_or_no_total_reads_page_one_only():
+    pages = Pages(lambda n: _criaenvio(n, None, ["a", "b"]))
+    assert list(iter_paged_backwards(pages, CRIAENVIO_PAGES)) == ["b", "a"]
+    assert pages.asked == [1]
+
+
+def test_backwards_applies_the_same_guard():
+    ignoring = Pages(lambda n: _criaenvio(1, 3, ["same"]))
+    with pytest.raises(EmailBRResponseError, match="asked for page 3, but the answer says it is page 1"):
+        list(iter_paged_backwards(ignoring, CRIAENVIO_PAGES, platform="CriaEnvio", endpoint="envios"))
+    repeating = Pages(lambda n: _criaenvio(None, 3, ["same"]))
+    with pytest.raises(EmailBRResponseError, match="it repeats page 3 item for item"):
+        list(iter_paged_backwards(repeating, CRIAENVIO_PAGES))

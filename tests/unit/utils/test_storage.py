@@ -7,7 +7,6 @@ bytes (non-UTF-8, BOM, mixed line endings, one gigantic line, deep nesting) thro
 from __future__ import annotations
 
 import csv
-import itertools
 import json
 from datetime import datetime, timedelta, timezone
 
@@ -120,12 +119,6 @@ CELL = st.one_of(HOSTILE_TEXT, st.integers(), st.floats(allow_nan=False), st.non
 COLUMNS = ["email", "nome", "data", "motivo"]
 ROWS = st.lists(st.fixed_dictionaries({c: CELL for c in COLUMNS}), max_size=6)
 LINE_ENDINGS = st.sampled_from(["\n", "\r\n", "\r"])
-
-
-@pytest.fixture
-def counter():
-    """Numbers for one file per Hypothesis example inside the test's single ``tmp_path``."""
-    return itertools.count()
 
 
 @HOSTILE_SETTINGS

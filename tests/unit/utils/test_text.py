@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from airflow_provider_emailbr.exceptions import EmailBRInputError
-from airflow_provider_emailbr.utils.text import as_bool, fold, required, split_list
+from airflow_provider_emailbr.utils.text import as_bool, fold, read_int, required, split_list
 
 
 def test_fold_ignores_case_accents_and_repeated_spaces():
@@ -59,3 +59,8 @@ def test_split_list():
         split_list("list_ids", ["L1", True])
     with pytest.raises(EmailBRInputError, match="list_ids: expected a list or a string"):
         split_list("list_ids", {"a": 1})
+
+
+def test_read_int_reads_whole_numbers_sent_as_numbers_or_text_and_nothing_else():
+    assert [read_int(v) for v in (7, "7", " 7 ", 7.0, "7.0", "-2", 0, "0")] == [7, 7, 7, 7, 7, -2, 0, 0]
+    assert [read_int(v) for v in (None, "", "abc", "7.5", 7.5, "inf", float("nan"), [], {})] == [None] * 9
