@@ -43,7 +43,9 @@ def time_import(stmt: str, setup: str = "pass") -> float:
     """Seconds that ``stmt`` takes in a fresh interpreter, after an untimed ``setup``."""
     out = subprocess.run(
         [sys.executable, "-c", TIMER.format(setup=setup, stmt=stmt)],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     return float(out.stdout.strip().splitlines()[-1])
 
@@ -85,8 +87,10 @@ def main() -> None:
         print(f"  {name}")
     print(f"runs: {args.runs} fresh interpreters per figure, interleaved")
     print(f"(1) provider modules imported after airflow.sdk, median : {added_ms:8.1f} ms   (target <= 30 ms)")
-    print(f"    min / max                                           : {min(added) * 1000:8.1f} / "
-          f"{max(added) * 1000:.1f} ms")
+    print(
+        f"    min / max                                           : {min(added) * 1000:8.1f} / "
+        f"{max(added) * 1000:.1f} ms"
+    )
     print(f"(2) median import airflow.sdk                           : {base_ms:8.1f} ms")
     print(f"    median import airflow.sdk + provider                : {prov_ms:8.1f} ms")
     print(f"    difference of medians                               : {prov_ms - base_ms:8.1f} ms")
