@@ -408,22 +408,14 @@ class EmailBRHook(BaseHook):
         """Put the credentials on ``call`` (headers, query or body). Subclasses must override."""
         raise EmailBRConfigError(f"{type(self).__name__} does not say how to authenticate")
 
-    def call(
-        self,
-        endpoint: Endpoint,
-        *,
-        path_params: Mapping[str, Any] | None = None,
-        params: Mapping[str, Any] | None = None,
-        json_body: Any = None,
-        form: Mapping[str, Any] | None = None,
-    ) -> Any:
+    def call(self, endpoint: Endpoint, **request: Any) -> Any:
         """Send one request under the retry policy and return the parsed JSON answer.
 
-        Raises a subclass of :class:`~airflow_provider_emailbr.exceptions.EmailBRError` on any failure.
+        Takes the keyword arguments of :meth:`prepare` (``path_params``, ``params``, ``json_body``,
+        ``form``). Raises a subclass of :class:`~airflow_provider_emailbr.exceptions.EmailBRError` on any
+        failure.
         """
-        return self.send_prepared(
-            self.prepare(endpoint, path_params=path_params, params=params, json_body=json_body, form=form)
-        )
+        return self.send_prepared(self.prepare(endpoint, **request))
 
     def send_prepared(self, prepared: PreparedCall) -> Any:
         """Send a request built by :meth:`prepare` under the retry policy; return the parsed answer.
@@ -491,23 +483,14 @@ class EmailBRHook(BaseHook):
                 )
             raise
 
-    async def acall(
-        self,
-        endpoint: Endpoint,
-        *,
-        path_params: Mapping[str, Any] | None = None,
-        params: Mapping[str, Any] | None = None,
-        json_body: Any = None,
-        form: Mapping[str, Any] | None = None,
-    ) -> Any:
+    async def acall(self, endpoint: Endpoint, **request: Any) -> Any:
         """The asynchronous twin of :meth:`call` (``httpx``), for triggers and async notifiers.
 
-        Same request building, retry policy, error mapping and redaction; nothing blocks the event loop.
+        Same arguments (those of :meth:`prepare`), request building, retry policy, error mapping and
+        redaction; nothing blocks the event loop.
         """
         await self.aget_settings()
-        prepared = self.prepare(
-            endpoint, path_params=path_params, params=params, json_body=json_body, form=form
-        )
+        prepared = self.prepare(endpoint, **request)
         describe = f"{self.platform} {endpoint.method} {prepared.path}"
 
         async def attempt() -> Any:

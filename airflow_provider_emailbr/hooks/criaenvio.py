@@ -9,6 +9,7 @@ and live in :data:`ENDPOINTS`, the one table of this module.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import date, datetime
 from typing import Any
@@ -21,8 +22,10 @@ from airflow_provider_emailbr.exceptions import (
     EmailBRInputError,
     EmailBRNotFoundError,
     EmailBRRefusedError,
+    EmailBRResponseError,
     EmailBRServerError,
     EmailBRValidationError,
+    excerpt,
 )
 from airflow_provider_emailbr.hooks.base import EmailBRHook, Endpoint, PreparedCall
 from airflow_provider_emailbr.utils.dates import (
@@ -31,8 +34,8 @@ from airflow_provider_emailbr.utils.dates import (
     parse_calendar_date,
     to_local,
 )
-from airflow_provider_emailbr.utils.pagination import CRIAENVIO_PAGES
-from airflow_provider_emailbr.utils.text import fold
+from airflow_provider_emailbr.utils.pagination import CRIAENVIO_PAGES, iter_paged_backwards
+from airflow_provider_emailbr.utils.text import fold, read_int, required, split_list
 
 #: Campaign status labels by the code the search filter takes.
 CAMPAIGN_STATUS = {
@@ -89,6 +92,8 @@ REFUSAL_WORDS = ("credito", "descadastrad", "ja foi enviad", "nao e possivel", "
 #: Words that make a "not authorised" answer about the key itself (e.g. "Chave de acesso inválida."); they
 #: win over :data:`REFUSAL_WORDS`, and an answer matching neither stays an authentication error.
 CREDENTIAL_WORDS = ("chave", "key", "token", "autentica", "credencia", "login", "senha")
+#: Words (folded) of a refusal that concerns one contact, not the account: it unsubscribed.
+CONTACT_REFUSAL_WORDS = ("descadastrad",)
 
 #: Search filters that take a calendar date, documented as ``DD/MM/YYYY`` (e.g. ``10/01/2010``).
 DATE_FILTERS = frozenset(
@@ -155,7 +160,7 @@ class CriaEnvioHook(EmailBRHook):
     default_conn_name = "criaenvio_default"
     conn_type = "criaenvio"
     hook_name = "CriaEnvio"
-    platform = "CriaEnvio"
+    platform = hook_name
     default_base_url = "https://api.criaenvio.com/v1/"
     required_fields = {"password": "API key (Password)"}
     page_scheme = CRIAENVIO_PAGES
@@ -231,7 +236,7 @@ class CriaEnvioHook(EmailBRHook):
     ) -> dict[str, Any]:
         """Create a contact (``POST /contatos``); a known e-mail fails with ``Já existe um contato…``."""
         body = contact_body(
-            email=_required("email", email), nome=nome, sexo=sexo, nascimento=data_de_nascimento
+            email=required("email", email), nome=nome, sexo=sexo, nascimento=data_de_nascimento
         )
         return self._send("contact_create", body)
 
@@ -314,11 +319,11 @@ class CriaEnvioHook(EmailBRHook):
 
     def create_list(self, *, nome: str) -> dict[str, Any]:
         """Create a list (``POST /grupos``)."""
-        return self._send("list_create", {"nome": _required("nome", nome)})
+        return self._send("list_create", {"nome": required("nome", nome)})
 
     def update_list(self, list_id: str, *, nome: str) -> dict[str, Any]:
         """Rename a list (``PUT /grupos/{id}``)."""
-        return self._send("list_update", {"nome": _required("nome", nome)}, list_id)
+        return self._send("list_update", {"nome": required("nome", nome)}, list_id)
 
     def search_lists(self, *, page: int = 1, number: int | None = None, **filters: Any) -> dict[str, Any]:
         """One page of lists (``GET /grupos``); filters ``id``, ``nome``, ``ativo`` (true/false)."""
@@ -344,11 +349,11 @@ class CriaEnvioHook(EmailBRHook):
 
     def create_field(self, *, nome: str) -> dict[str, Any]:
         """Create a custom field (``POST /campos``)."""
-        return self._send("field_create", {"nome": _required("nome", nome)})
+        return self._send("field_create", {"nome": required("nome", nome)})
 
     def update_field(self, field_id: str, *, nome: str) -> dict[str, Any]:
         """Rename a custom field (``PUT /campos/{id}``)."""
-        return self._send("field_update", {"nome": _required("nome", nome)}, field_id)
+        return self._send("field_update", {"nome": required("nome", nome)}, field_id)
 
     def delete_field(self, field_id: str) -> dict[str, Any]:
         """Remove a custom field and all its values (``DELETE /campos/{id}``)."""
@@ -392,8 +397,8 @@ class CriaEnvioHook(EmailBRHook):
     ) -> dict[str, Any]:
         """Create a message (``POST /mensagens``); ``nome`` is its secondary name."""
         body = _message_body(
-            assunto=_required("assunto", assunto),
-            html=_required("html", html),
+            assunto=required("assunto", assunto),
+            html=required("html", html),
             nome=nome,
             email_resposta=email_resposta,
             mensagem_descadastro=mensagem_descadastro,
@@ -450,7 +455,7 @@ class CriaEnvioHook(EmailBRHook):
             ``DD/MM/YYYY HH:MM``. A time in the past is refused before any request.
         """
         body = {
-            "mensagem": _required("message_id", message_id),
+            "mensagem": required("message_id", message_id),
             "listas": _ids("list_ids", list_ids),
             "data_de_inicio": self.schedule_value(start_at, field="start_at"),
         }
@@ -466,6 +471,18 @@ class CriaEnvioHook(EmailBRHook):
     def iter_campaigns(self, *, number: int | None = None, **filters: Any) -> Iterator[dict[str, Any]]:
         """Every campaign matching ``filters``, lazily."""
         return self._iter("campaign_search", _status_filter(filters), number)
+
+    def iter_campaigns_newest_first(self) -> Iterator[dict[str, Any]]:
+        """Every campaign of the account, last page first (the API lists oldest first), lazily.
+
+        Campaigns created while iterating are appended after the pages already planned and are not returned.
+        """
+        return iter_paged_backwards(
+            lambda page: self.search_campaigns(page=page, number=MAX_PAGE_SIZE),
+            self.page_scheme,
+            platform=self.platform,
+            endpoint=ENDPOINTS["campaign_search"].path,
+        )
 
     def pause_campaign(self, campaign_id: str) -> dict[str, Any]:
         """Pause a campaign (``GET /envios/{id}/pausar``): changes state, never retried blindly."""
@@ -518,6 +535,33 @@ def is_business_refusal(message: str) -> bool:
     return any(word in folded for word in REFUSAL_WORDS)
 
 
+def concerns_one_contact(message: str) -> bool:
+    """Whether a CriaEnvio refusal (see :func:`is_business_refusal`) is about the contact in the request
+    rather than the whole account: "Não é possível ativar um contato descadastrado." concerns one contact
+    (:data:`CONTACT_REFUSAL_WORDS`); any other refusal (e.g. not enough credits) concerns the account."""
+    folded = fold(message)
+    return any(word in folded for word in CONTACT_REFUSAL_WORDS)
+
+
+def created_record(answer: Any, endpoint: str) -> Mapping[str, Any]:
+    """The record in CriaEnvio's ``{"data": {"id": ...}}`` answer to a create (``POST /contatos``,
+    ``/listas``, ``/mensagens``, ``/envios`` …); any other answer is an :class:`EmailBRResponseError`."""
+    data = answer.get("data") if isinstance(answer, Mapping) else None
+    if not isinstance(data, Mapping) or data.get("id") in (None, ""):
+        raise EmailBRResponseError(
+            platform=CriaEnvioHook.platform,
+            endpoint=endpoint,
+            status=None,
+            detail=f"the answer to a create has no data.id: {excerpt(json.dumps(answer, default=str), 120)}",
+        )
+    return data
+
+
+def created_id_of(answer: Any, endpoint: str) -> str:
+    """The id (as text) of the record in CriaEnvio's answer to a create (see :func:`created_record`)."""
+    return str(created_record(answer, endpoint)["id"])
+
+
 def campaign_status(value: Any) -> str:
     """The canonical label of a campaign status given as a label (any case or accents) or a code.
 
@@ -547,9 +591,9 @@ def campaign_stats(view: Mapping[str, Any], timezone: str = DEFAULT_TIMEZONE) ->
         "finished_at": _local_iso(view.get("data_de_termino"), timezone),
     }
     for key in CAMPAIGN_COUNT_FIELDS:
-        stats[key] = _number_or_none(view.get(key), int)
+        stats[key] = read_int(view.get(key))
     for key in CAMPAIGN_RATE_FIELDS:
-        stats[key] = _number_or_none(view.get(key), float)
+        stats[key] = _float_or_none(view.get(key))
     return stats
 
 
@@ -573,12 +617,10 @@ def _local_iso(value: Any, timezone: str) -> str | None:
         return str(value)
 
 
-def _number_or_none(value: Any, kind: type) -> Any:
-    """``value`` as ``kind`` (the API sends some numbers as strings, e.g. ``"12.50"``), or ``None``."""
-    if value is None or value == "":
-        return None
+def _float_or_none(value: Any) -> float | None:
+    """``value`` as a float (the API sends some numbers as strings, e.g. ``"12.50"``), or ``None``."""
     try:
-        return kind(float(value)) if kind is int else kind(value)
+        return float(value)
     except (TypeError, ValueError):
         return None
 
@@ -610,26 +652,15 @@ def _message_body(**fields: Any) -> dict[str, Any]:
     return {k: v for k, v in fields.items() if v is not None}
 
 
-def _required(field: str, value: Any) -> Any:
-    if value is None or (isinstance(value, str) and not value.strip()):
-        raise EmailBRInputError(f"{field}: a non-empty value is required")
-    return value
-
-
 def _ids(field: str, ids: Iterable[Any] | str) -> str:
     """Join ids as the API wants them (``"a,b"``), refusing an empty list."""
-    items = [s.strip() for s in ids.split(",")] if isinstance(ids, str) else [str(i).strip() for i in ids]
-    items = [i for i in items if i]
-    if not items:
-        raise EmailBRInputError(f"{field}: give at least one id")
-    return ",".join(items)
+    return ",".join(split_list(field, ids))
 
 
 def _embeds(embeds: Iterable[str] | None, allowed: tuple[str, ...]) -> str | None:
     if not embeds:
         return None
-    items = [embeds] if isinstance(embeds, str) else list(embeds)
-    items = [part.strip() for item in items for part in item.split(",") if part.strip()]
+    items = split_list("embeds", embeds if isinstance(embeds, str) else ",".join(embeds))
     for item in items:
         _check_choice("embeds", item, allowed)
     return ",".join(items)
@@ -693,17 +724,15 @@ def _status_filter(filters: Mapping[str, Any]) -> dict[str, Any]:
     status = out.get("status")
     if status is None:
         return out
-    items = status if isinstance(status, (list, tuple, set)) else str(status).split(",")
     codes = []
-    for item in items:
-        text = str(item).strip()
+    for text in split_list("status", status if isinstance(status, (list, tuple, set)) else str(status)):
         if text in CAMPAIGN_STATUS_CODE:
             codes.append(str(CAMPAIGN_STATUS_CODE[text]))
         elif text.isdigit() and int(text) in CAMPAIGN_STATUS:
             codes.append(text)
         else:
             raise EmailBRInputError(
-                f"status: {item!r} is not a campaign status; use codes 0-5 or labels "
+                f"status: {text!r} is not a campaign status; use codes 0-5 or labels "
                 f"{list(CAMPAIGN_STATUS_CODE)}"
             )
     out["status"] = ",".join(codes)

@@ -19,10 +19,12 @@ from airflow_provider_emailbr.exceptions import (
     EmailBRInputError,
     EmailBRNotFoundError,
     EmailBRValidationError,
+    excerpt,
 )
 from airflow_provider_emailbr.hooks.base import EmailBRHook, Endpoint, PreparedCall
 from airflow_provider_emailbr.sending.addresses import format_address, parse_addresses
 from airflow_provider_emailbr.utils.encoding import unsendable_text
+from airflow_provider_emailbr.utils.text import read_int, required
 
 MAX_BATCH_MESSAGES = 500
 MAX_RECIPIENTS_PER_MESSAGE = 20
@@ -64,7 +66,7 @@ class EmailManagerHook(EmailBRHook):
     default_conn_name = "emailmanager_default"
     conn_type = "emailmanager"
     hook_name = "emailManager"
-    platform = "emailManager"
+    platform = hook_name
     default_base_url = "https://trans.emailmanager.com/"
     required_fields = {"password": "server token (Password)"}
 
@@ -81,7 +83,7 @@ class EmailManagerHook(EmailBRHook):
     ) -> None:
         if not isinstance(payload, Mapping) or "ErrorCode" not in payload:
             return
-        code = _int(payload.get("ErrorCode"))
+        code = read_int(payload.get("ErrorCode"))
         if status < 400:
             if code in (0, None):
                 return  # the success envelope (ErrorCode 0)
@@ -219,7 +221,7 @@ def validate_message(message: Mapping[str, Any], *, where: str = "message") -> N
         value = message.get(key)
         if value is not None and not isinstance(value, str):
             raise EmailBRInputError(
-                f"{where}.{key}: expected text, got {type(value).__name__} {_short(value)}"
+                f"{where}.{key}: expected text, got {type(value).__name__} {excerpt(repr(value), 80)}"
             )
         bad = unsendable_text(value)
         if bad is not None:
@@ -232,10 +234,11 @@ def validate_message(message: Mapping[str, Any], *, where: str = "message") -> N
             not isinstance(value, str) and not all(isinstance(i, str) for i in value)
         ):
             raise EmailBRInputError(
-                f"{where}.{key}: expected addresses as text or a list of texts, got {_short(value)}"
+                f"{where}.{key}: expected addresses as text or a list of texts, got "
+                f"{excerpt(repr(value), 80)}"
             )
         parse_addresses(value, field=f"{where}.{key}")  # a clear error for anything that is not one
-    for key, required in (
+    for key, fields in (
         ("Headers", ("Name", "Value")),
         ("Attachments", ("Name", "Content", "ContentType")),
     ):
@@ -243,18 +246,17 @@ def validate_message(message: Mapping[str, Any], *, where: str = "message") -> N
         if items is None:
             continue
         if not isinstance(items, (list, tuple)) or not all(
-            isinstance(i, Mapping) and all(isinstance(i.get(f), str) for f in required) for i in items
+            isinstance(i, Mapping) and all(isinstance(i.get(f), str) for f in fields) for i in items
         ):
             raise EmailBRInputError(
-                f"{where}.{key}: expected a list of {{{', '.join(required)}}} objects with text values, got "
-                f"{_short(items)}"
+                f"{where}.{key}: expected a list of {{{', '.join(fields)}}} objects with text values, got "
+                f"{excerpt(repr(items), 80)}"
             )
     if not message.get("From"):
         raise EmailBRInputError(f"{where}.From: required (or set the connection's 'from_email' extra)")
     if not parse_addresses(message.get("To"), field=f"{where}.To"):
         raise EmailBRInputError(f"{where}.To: at least one recipient is required")
-    if not str(message.get("Subject") or "").strip():
-        raise EmailBRInputError(f"{where}.Subject: required")
+    required(f"{where}.Subject", message.get("Subject"))
     if not message.get("HtmlBody") and not message.get("TextBody"):
         raise EmailBRInputError(f"{where}: give HtmlBody, TextBody or both")
     total = sum(len(parse_addresses(message.get(k), field=f"{where}.{k}")) for k in ("To", "Cc", "Bcc"))
@@ -265,14 +267,11 @@ def validate_message(message: Mapping[str, Any], *, where: str = "message") -> N
         )
 
 
-def _short(value: Any, limit: int = 80) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 def _headers(headers: Any) -> list[dict[str, Any]]:
     if not isinstance(headers, Mapping):
-        raise EmailBRInputError(f"headers: expected a dict of header name to value, got {_short(headers)}")
+        raise EmailBRInputError(
+            f"headers: expected a dict of header name to value, got {excerpt(repr(headers), 80)}"
+        )
     return [{"Name": k, "Value": v} for k, v in headers.items()]
 
 
@@ -296,8 +295,7 @@ def attachment_from_bytes(name: str, content: bytes, content_type: str | None = 
     The content type is guessed from ``name`` when not given. For files on object storage, whose bytes the
     caller has already read.
     """
-    if not str(name or "").strip():
-        raise EmailBRInputError("attachment name: required")
+    required("attachment name", name)
     return {
         "Name": name,
         "Content": base64.b64encode(content).decode("ascii"),
@@ -317,10 +315,3 @@ def _attachment(item: Mapping[str, Any] | str | Path) -> dict[str, Any]:
         "Content": base64.b64encode(path.read_bytes()).decode("ascii"),
         "ContentType": mimetypes.guess_type(path.name)[0] or "application/octet-stream",
     }
-
-
-def _int(value: Any) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None

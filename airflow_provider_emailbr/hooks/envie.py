@@ -25,6 +25,7 @@ from airflow_provider_emailbr.exceptions import EmailBRInputError
 from airflow_provider_emailbr.hooks.base import EmailBRHook, Endpoint, PreparedCall
 from airflow_provider_emailbr.utils.encoding import unsendable_text
 from airflow_provider_emailbr.utils.pagination import ENVIE_PAGES
+from airflow_provider_emailbr.utils.text import required, split_list
 
 #: MIME types the vendor accepts by default; support can enable others (connection extra
 #: ``allowed_mime_types``, comma-separated, replaces this list).
@@ -133,7 +134,7 @@ class EnvieEmailHook(EmailBRHook):
     default_conn_name = "envie_default"
     conn_type = "envie_email"
     hook_name = "envie.email"
-    platform = "envie.email"
+    platform = hook_name
     default_base_url = None
     required_fields = {
         "host": "API base URL (Host)",
@@ -176,16 +177,14 @@ class EnvieEmailHook(EmailBRHook):
         configured = self.extra("allowed_mime_types")
         if not configured:
             return DEFAULT_ALLOWED_MIME_TYPES
-        items = configured if isinstance(configured, list) else str(configured).split(",")
-        return tuple(i.strip() for i in items if i.strip())
+        return tuple(split_list("allowed_mime_types", configured))
 
     # ------------------------------------------------------------------ lists
 
     def create_list(self, *, name: str, description: str) -> dict[str, Any]:
         """Create a list (``POST /lists/create``); returns ``{"status", "list_uid"}``."""
         for key, value in (("name", name), ("description", description)):
-            if not str(value or "").strip():
-                raise EmailBRInputError(f"{key}: required by envie.email")
+            required(key, value)
         return self.call(
             ENDPOINTS["list_create"], json_body={"general": {"name": name, "description": description}}
         )

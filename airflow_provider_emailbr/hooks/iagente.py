@@ -17,6 +17,7 @@ from airflow_provider_emailbr.exceptions import EmailBRAuthError, EmailBRInputEr
 from airflow_provider_emailbr.hooks.base import EmailBRHook, Endpoint, PreparedCall
 from airflow_provider_emailbr.utils.dates import parse_birth_date
 from airflow_provider_emailbr.utils.pagination import IAGENTE_PAGES
+from airflow_provider_emailbr.utils.text import required
 
 #: Contact fields the API accepts besides ``email``.
 CONTACT_FIELDS = ("name", "birthday", *(f"field{i}" for i in range(1, 11)))
@@ -56,7 +57,7 @@ class IAgenteEmailHook(EmailBRHook):
     default_conn_name = "iagente_default"
     conn_type = "iagente_email"
     hook_name = "IAGENTEmail"
-    platform = "IAGENTEmail"
+    platform = hook_name
     default_base_url = "https://api.iagentemail.com/v1/"
     required_fields = {"password": "integration key (Password)"}
     page_scheme = IAGENTE_PAGES
@@ -106,24 +107,17 @@ class IAgenteEmailHook(EmailBRHook):
         """Remove a contact from the account (``contact/remove``)."""
         return self._post("contact_remove", {"email": email})
 
-    def list_contacts(
-        self,
-        *,
-        order: str | None = None,
-        orientation: str | None = None,
-        search: str | None = None,
-        page: int = 1,
-    ) -> dict[str, Any]:
-        """One page of all contacts (``contact/list``), each with its ``groups``."""
-        return self._post("contact_list", _list_form(order, CONTACT_ORDERS, orientation, search, page))
+    def list_contacts(self, **filters: Any) -> dict[str, Any]:
+        """One page of all contacts (``contact/list``), each with its ``groups``.
 
-    def iter_contacts(
-        self, *, order: str | None = None, orientation: str | None = None, search: str | None = None
-    ) -> Iterator[dict[str, Any]]:
-        """Every contact of the account, page by page, lazily."""
-        return self.paginate(
-            lambda page: self.list_contacts(order=order, orientation=orientation, search=search, page=page)
-        )
+        ``filters``: ``order`` (one of :data:`CONTACT_ORDERS`), ``orientation`` (``ASC``/``DESC``),
+        ``search`` and ``page`` (from 1).
+        """
+        return self._list_page("contact_list", CONTACT_ORDERS, **filters)
+
+    def iter_contacts(self, **filters: Any) -> Iterator[dict[str, Any]]:
+        """Every contact of the account, page by page, lazily (``filters`` as in :meth:`list_contacts`)."""
+        return self.paginate(lambda page: self.list_contacts(**filters, page=page))
 
     def mass_add_contacts(
         self,
@@ -176,62 +170,54 @@ class IAgenteEmailHook(EmailBRHook):
 
     def create_group(self, *, name: str) -> dict[str, Any]:
         """Create a group (``group/create``); returns the answer with ``group_id``."""
-        return self._post("group_create", {"name": _required("name", name)})
+        return self._post("group_create", {"name": required("name", name)})
 
     def edit_group(self, *, group_id: int | str, name: str) -> dict[str, Any]:
         """Rename a group (``group/edit``)."""
-        return self._post("group_edit", {"group_id": group_id, "name": _required("name", name)})
+        return self._post("group_edit", {"group_id": group_id, "name": required("name", name)})
 
     def remove_group(self, *, group_id: int | str) -> dict[str, Any]:
         """Remove a group (``group/remove``)."""
         return self._post("group_remove", {"group_id": group_id})
 
-    def list_groups(
+    def list_groups(self, **filters: Any) -> dict[str, Any]:
+        """One page of groups (``group/list``); ``filters`` as in :meth:`list_contacts`, ``order`` one of
+        :data:`GROUP_ORDERS`."""
+        return self._list_page("group_list", GROUP_ORDERS, **filters)
+
+    def iter_groups(self, **filters: Any) -> Iterator[dict[str, Any]]:
+        """Every group, page by page, lazily (``filters`` as in :meth:`list_groups`)."""
+        return self.paginate(lambda page: self.list_groups(**filters, page=page))
+
+    def list_group_contacts(self, *, group_id: int | str, **filters: Any) -> dict[str, Any]:
+        """One page of a group's contacts (``group/contact/list``); ``filters`` as in
+        :meth:`list_contacts`."""
+        return self._list_page("group_contact_list", CONTACT_ORDERS, group_id=group_id, **filters)
+
+    def _list_page(
         self,
+        name: str,
+        orders: tuple[str, ...],
         *,
         order: str | None = None,
         orientation: str | None = None,
         search: str | None = None,
         page: int = 1,
+        **scope: Any,
     ) -> dict[str, Any]:
-        """One page of groups (``group/list``)."""
-        return self._post("group_list", _list_form(order, GROUP_ORDERS, orientation, search, page))
+        """One page of the list endpoint ``name`` (a key of :data:`ENDPOINTS`), validated first.
 
-    def iter_groups(
-        self, *, order: str | None = None, orientation: str | None = None, search: str | None = None
-    ) -> Iterator[dict[str, Any]]:
-        """Every group, page by page, lazily."""
-        return self.paginate(
-            lambda page: self.list_groups(order=order, orientation=orientation, search=search, page=page)
-        )
+        :param orders: the ``order`` values the endpoint takes.
+        :param orientation: ``ASC`` or ``DESC`` (any case).
+        :param search: text the vendor searches for.
+        :param page: the page, from 1.
+        :param scope: what the list is of, e.g. ``group_id``.
+        """
+        return self._post(name, {**scope, **_list_form(order, orders, orientation, search, page)})
 
-    def list_group_contacts(
-        self,
-        *,
-        group_id: int | str,
-        order: str | None = None,
-        orientation: str | None = None,
-        search: str | None = None,
-        page: int = 1,
-    ) -> dict[str, Any]:
-        """One page of a group's contacts (``group/contact/list``)."""
-        form = {"group_id": group_id, **_list_form(order, CONTACT_ORDERS, orientation, search, page)}
-        return self._post("group_contact_list", form)
-
-    def iter_group_contacts(
-        self,
-        *,
-        group_id: int | str,
-        order: str | None = None,
-        orientation: str | None = None,
-        search: str | None = None,
-    ) -> Iterator[dict[str, Any]]:
-        """Every contact of a group, page by page, lazily."""
-        return self.paginate(
-            lambda page: self.list_group_contacts(
-                group_id=group_id, order=order, orientation=orientation, search=search, page=page
-            )
-        )
+    def iter_group_contacts(self, *, group_id: int | str, **filters: Any) -> Iterator[dict[str, Any]]:
+        """Every contact of a group, page by page, lazily (``filters`` as in :meth:`list_group_contacts`)."""
+        return self.paginate(lambda page: self.list_group_contacts(group_id=group_id, **filters, page=page))
 
     def remove_group_contact(self, *, email: str, group_id: int | str) -> dict[str, Any]:
         """Remove a contact from one group (``group/contact/remove``)."""
@@ -360,12 +346,6 @@ def contact_fields(fields: Mapping[str, Any]) -> dict[str, Any]:
 
 def _birthday(value: date | datetime | str) -> str:
     return parse_birth_date(value, field="birthday").isoformat()
-
-
-def _required(field: str, value: Any) -> Any:
-    if value is None or (isinstance(value, str) and not value.strip()):
-        raise EmailBRInputError(f"{field}: a non-empty value is required")
-    return value
 
 
 def _list_form(

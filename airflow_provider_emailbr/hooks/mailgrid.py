@@ -28,7 +28,7 @@ from airflow_provider_emailbr.exceptions import (
 from airflow_provider_emailbr.hooks.base import EmailBRHook, Endpoint, PreparedCall
 from airflow_provider_emailbr.utils.dates import DEFAULT_TIMEZONE, parse_wall_time, to_local
 from airflow_provider_emailbr.utils.encoding import unsendable_text
-from airflow_provider_emailbr.utils.text import fold
+from airflow_provider_emailbr.utils.text import fold, required
 
 #: Recipients per list (To, Cc, Bcc) in one call.
 MAX_RECIPIENTS = 100
@@ -101,7 +101,7 @@ class MailGridHook(EmailBRHook):
     default_conn_name = "mailgrid_default"
     conn_type = "mailgrid"
     hook_name = "MailGrid"
-    platform = "MailGrid"
+    platform = hook_name
     default_base_url = "https://painel.mailgrid.com.br/api/"
     required_fields = {"login": "SMTP user (Login)", "password": "SMTP password (Password)"}
 
@@ -144,46 +144,15 @@ class MailGridHook(EmailBRHook):
 
     # ------------------------------------------------------------------ send
 
-    def send(
-        self,
-        *,
-        to: Sequence[str] | str,
-        subject: str,
-        message: str,
-        from_email: str | None = None,
-        from_name: str | None = None,
-        reply_to: str | None = None,
-        to_name: str | None = None,
-        cc: Sequence[str] | None = None,
-        bcc: Sequence[str] | None = None,
-        alt_message: str | None = None,
-        message_type: str = "html",
-        encoding: str = "base64",
-        attachments: Iterable[MailGridAttachment | str | Path] | None = None,
-    ) -> list[dict[str, Any]]:
+    def send(self, **message: Any) -> list[dict[str, Any]]:
         """Send one message to up to 100 recipients (``POST send/``); never retried after a lost answer.
 
+        Takes the keyword arguments of :meth:`build_send_body` (``to``, ``subject``, ``message``, …).
         Returns one result per recipient, in the vendor's order: ``{"status", "codigo", "id", "criptokey",
         "to"}``; ``codigo`` ``"200"`` means sent. Limits (100 per recipient list, 50 MB in all) are checked
         before anything is sent. Sender defaults come from the connection's ``from_email``/``from_name``.
         """
-        body = self.build_send_body(
-            to=to,
-            subject=subject,
-            message=message,
-            from_email=from_email,
-            from_name=from_name,
-            reply_to=reply_to,
-            to_name=to_name,
-            cc=cc,
-            bcc=bcc,
-            alt_message=alt_message,
-            message_type=message_type,
-            encoding=encoding,
-            attachments=attachments,
-        )
-        answer = self.call(ENDPOINTS["send"], json_body=body)
-        return send_results(answer)
+        return self.send_body(self.build_send_body(**message))
 
     def send_body(self, body: Mapping[str, Any]) -> list[dict[str, Any]]:
         """Send a body made by :meth:`build_send_body` (``POST send/``); never retried after a lost answer.
@@ -276,51 +245,32 @@ class MailGridHook(EmailBRHook):
     # ------------------------------------------------------------------ reports
 
     def report(
-        self,
-        *,
-        start: datetime | date | str,
-        end: datetime | date | str,
-        status: str | None = None,
-        recipient: str | None = None,
-        sender: str | None = None,
-        message_id: str | None = None,
-        consolidated: bool = False,
+        self, *, start: datetime | date | str, end: datetime | date | str, **filters: Any
     ) -> list[dict[str, Any]]:
         """Delivery report rows between ``start`` and ``end`` (``POST report/`` or ``consolidate/``).
 
         Times are converted to the connection's zone and sent as ``dataini``/``horaini``/``datafim``/
-        ``horafim`` (minute precision). ``status`` is ``sucesso`` or ``erro``. Rows come back in the
+        ``horafim`` (minute precision). ``filters`` are :meth:`report_query`'s: ``status`` (``sucesso`` or
+        ``erro``), ``recipient``, ``sender``, ``message_id``, ``consolidated``. Rows come back in the
         vendor's order: ``{"msgid", "email_de", "email_para", "data", "hora", "status"}``. The
         consolidated report has no ``message_id`` filter.
         """
-        return self.report_wall_clock(
-            wall_start=to_local(start, self.timezone, field="start"),
-            wall_end=to_local(end, self.timezone, field="end"),
-            status=status,
-            recipient=recipient,
-            sender=sender,
-            message_id=message_id,
-            consolidated=consolidated,
-        )
+        return self.report_wall_clock(**self._local_window(start, end), **filters)
 
     def report_body(
-        self,
-        *,
-        start: datetime | date | str,
-        end: datetime | date | str,
-        status: str | None = None,
-        recipient: str | None = None,
-        sender: str | None = None,
+        self, *, start: datetime | date | str, end: datetime | date | str, **filters: Any
     ) -> dict[str, Any]:
-        """The report query without credentials, with the window converted to the account's local time."""
-        _, body = self.report_query(
-            wall_start=to_local(start, self.timezone, field="start"),
-            wall_end=to_local(end, self.timezone, field="end"),
-            status=status,
-            recipient=recipient,
-            sender=sender,
-        )
+        """The report query without credentials, with the window converted to the account's local time
+        (``filters`` as in :meth:`report`)."""
+        _, body = self.report_query(**self._local_window(start, end), **filters)
         return body
+
+    def _local_window(self, start: datetime | date | str, end: datetime | date | str) -> dict[str, datetime]:
+        """``wall_start``/``wall_end`` for :meth:`report_query`: the window in the connection's zone."""
+        return {
+            "wall_start": to_local(start, self.timezone, field="start"),
+            "wall_end": to_local(end, self.timezone, field="end"),
+        }
 
     def report_query(
         self,
@@ -488,8 +438,7 @@ def _mime_lines(base64_chars: int) -> int:
 
 
 def _text(field: str, value: Any) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise EmailBRInputError(f"{field}: a non-empty string is required")
+    required(field, value, text=True)
     bad = unsendable_text(value)
     if bad is not None:
         raise EmailBRInputError(f"{field}: holds {bad!r}, a lone surrogate that is not a character")

@@ -19,7 +19,6 @@ reconciled the same way before the try gives up.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import date, datetime
 from functools import cached_property
@@ -35,7 +34,6 @@ from airflow_provider_emailbr.exceptions import (
     EmailBRInputError,
     EmailBRNotFoundError,
     EmailBRRefusedError,
-    EmailBRResponseError,
     EmailBRServerError,
     EmailBRTransportError,
     EmailBRValidationError,
@@ -45,16 +43,18 @@ from airflow_provider_emailbr.hooks.criaenvio import (
     CAMPAIGN_CANCELLED,
     CAMPAIGN_PAUSED,
     CAMPAIGN_SCHEDULED,
-    MAX_PAGE_SIZE,
     CriaEnvioHook,
     campaign_status,
+    concerns_one_contact,
+    created_id_of,
+    created_record,
 )
 from airflow_provider_emailbr.importing.engine import BaseImportContactsOperator, ContactOutcome
 from airflow_provider_emailbr.importing.rows import Contact, FieldSpec, RowRejected
 from airflow_provider_emailbr.utils.dates import to_local
 from airflow_provider_emailbr.utils.privacy import mask_email
 from airflow_provider_emailbr.utils.retry import NOT_PROCESSED_STATUSES
-from airflow_provider_emailbr.utils.text import as_bool, fold, required, split_list
+from airflow_provider_emailbr.utils.text import as_bool, read_int, required, split_list
 from airflow_provider_emailbr.utils.throttle import Throttle
 
 if TYPE_CHECKING:
@@ -65,10 +65,6 @@ if TYPE_CHECKING:
 
 #: Reason of a row whose contact unsubscribed on the platform (CriaEnvio refuses to re-activate it).
 UNSUBSCRIBED = "unsubscribed"
-#: Words (folded: no case, no accents) of a CriaEnvio refusal that concerns one contact, not the account
-#: ("Não é possível ativar um contato descadastrado."); any other refusal (e.g. not enough credits) stops the
-#: whole import.
-CONTACT_REFUSAL_WORDS = ("descadastrad",)
 
 
 class CriaEnvioImportContactsOperator(BaseImportContactsOperator):
@@ -99,7 +95,7 @@ class CriaEnvioImportContactsOperator(BaseImportContactsOperator):
         "list_names",
         "custom_fields",
     )
-    platform = "CriaEnvio"
+    platform = CriaEnvioHook.platform
     fields_spec = (
         FieldSpec("email", "email", ("e-mail", "e_mail", "mail", "email_address")),
         FieldSpec("nome", "text", ("name", "nome_completo", "full_name")),
@@ -180,11 +176,7 @@ class CriaEnvioImportContactsOperator(BaseImportContactsOperator):
 
     def _resolve_lists(self) -> list[str]:
         if self.list_ids is not None:
-            ids = [self.list_ids] if isinstance(self.list_ids, str) else list(self.list_ids)
-            ids = [str(i).strip() for part in ids for i in str(part).split(",") if str(i).strip()]
-            if not ids:
-                raise EmailBRInputError("list_ids: give at least one list id")
-            return ids
+            return split_list("list_ids", self.list_ids)
         names = [self.list_names] if isinstance(self.list_names, str) else list(self.list_names or ())
         existing: dict[str, str] = {}
         for item in self.hook.iter_lists():
@@ -250,7 +242,7 @@ class CriaEnvioImportContactsOperator(BaseImportContactsOperator):
                 self.hook.set_contact_fields(contact_id, values)
             return outcome
         except EmailBRRefusedError as err:
-            if not _concerns_one_contact(err):
+            if not concerns_one_contact(str(err.vendor_message or "")):
                 raise account_refusal(err) from None
             message = f"CriaEnvio refused {self.show(contact.email)}: the contact unsubscribed"
             raise RowRejected(UNSUBSCRIBED, message, err.vendor_message) from None
@@ -286,12 +278,6 @@ class CriaEnvioImportContactsOperator(BaseImportContactsOperator):
         return contact_id, "updated"
 
 
-def _concerns_one_contact(refusal: EmailBRRefusedError) -> bool:
-    """Whether a refusal is about the contact in the request (it unsubscribed), not about the account."""
-    text = fold(str(refusal.vendor_message or ""))
-    return any(word in text for word in CONTACT_REFUSAL_WORDS)
-
-
 def account_refusal(refusal: EmailBRRefusedError) -> EmailBRRefusedError:
     """The error that stops an import on a refusal for the whole account, naming the vendor's reason."""
     return EmailBRRefusedError(
@@ -304,19 +290,6 @@ def account_refusal(refusal: EmailBRRefusedError) -> EmailBRRefusedError:
             "a refusal for the whole account, not for one contact: the import stopped and sends nothing more"
         ),
     )
-
-
-def created_id_of(answer: Any, endpoint: str) -> str:
-    """The id in CriaEnvio's ``{"data": {"id": ...}}`` answer to a create; any other answer is an error."""
-    data = answer.get("data") if isinstance(answer, Mapping) else None
-    if not isinstance(data, Mapping) or data.get("id") in (None, ""):
-        raise EmailBRResponseError(
-            platform="CriaEnvio",
-            endpoint=endpoint,
-            status=None,
-            detail=f"the answer to a create has no data.id: {json.dumps(answer, default=str)[:120]}",
-        )
-    return str(data["id"])
 
 
 # ------------------------------------------------------------------------------------------ campaigns
@@ -358,21 +331,14 @@ def idempotency_key(dag_id: str, task_id: str, run_id: str, map_index: int | Non
 
 
 def iter_campaigns_newest_first(hook: CriaEnvioHook) -> Iterator[dict[str, Any]]:
-    """Every campaign of the account, last page first (the API lists oldest first), lazily.
-
-    Campaigns created while iterating are appended after the pages already planned and are not returned.
-    """
-    first = hook.search_campaigns(page=1, number=MAX_PAGE_SIZE)
-    pages = _as_int((first.get("pagination") or {}).get("total_pages")) or 1
-    for page in range(pages, 1, -1):
-        yield from reversed(hook.search_campaigns(page=page, number=MAX_PAGE_SIZE).get("data") or [])
-    yield from reversed(first.get("data") or [])
+    """Every campaign of the account, newest first (:meth:`CriaEnvioHook.iter_campaigns_newest_first`)."""
+    return hook.iter_campaigns_newest_first()
 
 
 def find_keyed_messages(hook: CriaEnvioHook, key: str) -> list[dict[str, Any]]:
     """The messages whose secondary name carries ``key``, newest first."""
     found = [m for m in hook.iter_messages(nome=key) if key in str(m.get("nome") or "")]
-    return sorted(found, key=lambda m: _as_int(m.get("contador")) or 0, reverse=True)
+    return sorted(found, key=lambda m: read_int(m.get("contador")) or 0, reverse=True)
 
 
 def find_campaign_of(hook: CriaEnvioHook, message_ids: Iterable[str]) -> dict[str, Any] | None:
@@ -398,13 +364,6 @@ def outcome_unknown(err: BaseException) -> bool:
 
 def _is_now(value: Any) -> bool:
     return value is None or (isinstance(value, str) and value.strip().lower() in NOW_VALUES)
-
-
-def _as_int(value: Any) -> int | None:
-    try:
-        return int(float(value))
-    except (TypeError, ValueError):
-        return None
 
 
 def _optional_text(field: str, value: Any) -> str | None:
@@ -606,7 +565,17 @@ class CriaEnvioCreateCampaignOperator(_CriaEnvioOperatorMixin, BaseOperator):
         start: DateTime | None,
     ) -> dict[str, Any]:
         """Step 2: schedule a campaign of ``message_id`` to ``list_ids``; return the campaign summary."""
-        campaign = self._create_campaign(hook, message_id, list_ids, sender_id, start)
+        campaign = self._create_once(
+            "Creating the campaign",
+            "envios",
+            lambda: hook.create_campaign(
+                message_id=message_id,
+                list_ids=list_ids,
+                start_at="agora" if start is None else start,
+                sender_id=sender_id,
+            ),
+            lambda: find_campaign_of(hook, [message_id]),
+        )
         result = self._result(hook, campaign, message_id, start)
         self.log.info(
             "Campaign %s (code %s) scheduled for %s to %s contact(s) of list(s) %s; status %s.",
@@ -731,51 +700,30 @@ class CriaEnvioCreateCampaignOperator(_CriaEnvioOperatorMixin, BaseOperator):
         return found
 
     def _create_message(self, hook: CriaEnvioHook, key: str, fields: Mapping[str, Any]) -> str:
-        try:
-            answer = hook.create_message(**fields)
-        except (EmailBRTransportError, EmailBRServerError) as err:
-            if not outcome_unknown(err):
-                raise
-            found = self._reconcile(
-                err, "Creating the message", lambda: next(iter(find_keyed_messages(hook, key)), None)
-            )
-            return str(found["id"])
-        data = (answer or {}).get("data") or {}
-        if not data.get("id"):
-            raise EmailBRResponseError(
-                platform=hook.platform,
-                endpoint="mensagens",
-                status=200,
-                detail="the answer has no message id",
-            )
-        self.log.info("Message %s created (%d bytes of HTML).", data["id"], len(fields["html"].encode()))
-        return str(data["id"])
+        message = self._create_once(
+            "Creating the message",
+            "mensagens",
+            lambda: hook.create_message(**fields),
+            lambda: next(iter(find_keyed_messages(hook, key)), None),
+        )
+        self.log.info("Message %s created (%d bytes of HTML).", message["id"], len(fields["html"].encode()))
+        return str(message["id"])
 
-    def _create_campaign(
+    def _create_once(
         self,
-        hook: CriaEnvioHook,
-        message_id: str,
-        list_ids: list[str],
-        sender_id: str | None,
-        start: DateTime | None,
-    ) -> dict[str, Any]:
+        what: str,
+        endpoint: str,
+        create: Callable[[], Any],
+        lookup: Callable[[], Mapping[str, Any] | None],
+    ) -> Mapping[str, Any]:
+        """The record ``create`` made; when its outcome is unknown, what ``lookup`` finds it made."""
         try:
-            answer = hook.create_campaign(
-                message_id=message_id,
-                list_ids=list_ids,
-                start_at="agora" if start is None else start,
-                sender_id=sender_id,
-            )
+            answer = create()
         except (EmailBRTransportError, EmailBRServerError) as err:
             if not outcome_unknown(err):
                 raise
-            return self._reconcile(err, "Creating the campaign", lambda: find_campaign_of(hook, [message_id]))
-        data = (answer or {}).get("data") or {}
-        if not data.get("id"):
-            raise EmailBRResponseError(
-                platform=hook.platform, endpoint="envios", status=200, detail="the answer has no campaign id"
-            )
-        return data
+            return self._reconcile(err, what, lookup)
+        return created_record(answer, endpoint)
 
     def _result(
         self, hook: CriaEnvioHook, campaign: Mapping[str, Any], message_id: str, start: DateTime | None
@@ -794,7 +742,7 @@ class CriaEnvioCreateCampaignOperator(_CriaEnvioOperatorMixin, BaseOperator):
             "message_id": message_id,
             "status": campaign_status(campaign.get("status")),
             "scheduled_for": scheduled_for,
-            "total_contacts": _as_int(campaign.get("total_de_contatos")),
+            "total_contacts": read_int(campaign.get("total_de_contatos")),
         }
 
 

@@ -20,7 +20,7 @@ from airflow_provider_emailbr.hooks.emailmanager import (
     attachment_from_bytes,
 )
 from airflow_provider_emailbr.operators.send import EmailBRSendOperator
-from airflow_provider_emailbr.sending.emailmanager import EmailManagerPlan, plan_batch
+from airflow_provider_emailbr.sending.emailmanager import EmailManagerAdapter, EmailManagerPlan, plan_batch
 from airflow_provider_emailbr.sending.model import read_attachments
 
 if TYPE_CHECKING:
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 class _EmailManagerSendBase(EmailBRSendOperator):
     """emailManager sends: one item per message, keyed by input position + message hash."""
 
-    platform = "emailManager"
+    platform = EmailManagerAdapter.name
 
     emailmanager_conn_id: str
 

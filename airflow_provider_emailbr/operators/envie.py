@@ -15,7 +15,7 @@ from airflow_provider_emailbr.exceptions import EmailBRInputError
 from airflow_provider_emailbr.hooks.envie import EnvieEmailHook
 from airflow_provider_emailbr.operators.send import EmailBRSendOperator
 from airflow_provider_emailbr.sending.addresses import Address, parse_addresses
-from airflow_provider_emailbr.sending.envie import EnviePlan, plan_message
+from airflow_provider_emailbr.sending.envie import EnvieAdapter, EnviePlan, plan_message
 from airflow_provider_emailbr.sending.model import read_attachments, shorten
 
 if TYPE_CHECKING:
@@ -63,7 +63,7 @@ class EnvieEmailSendOperator(EmailBRSendOperator):
         "envie_conn_id",
     )
     template_fields_renderers = {"html": "html"}
-    platform = "envie.email"
+    platform = EnvieAdapter.name
 
     def __init__(
         self,

@@ -34,7 +34,7 @@ class IAgenteImportContactsOperator(BaseImportContactsOperator):
     """
 
     template_fields: Sequence[str] = (*BaseImportContactsOperator.template_fields, "group_id", "group_name")
-    platform = "IAGENTEmail"
+    platform = IAgenteEmailHook.platform
     fields_spec = (
         FieldSpec("email", "email", ("e-mail", "e_mail", "mail", "email_address")),
         FieldSpec("name", "text", ("nome", "nome_completo", "full_name")),

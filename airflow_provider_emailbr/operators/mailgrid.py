@@ -27,7 +27,7 @@ from airflow_provider_emailbr.hooks.mailgrid import (
 )
 from airflow_provider_emailbr.operators.send import EmailBRSendOperator
 from airflow_provider_emailbr.sending.addresses import split_addresses
-from airflow_provider_emailbr.sending.mailgrid import MailGridPlan, plan_message
+from airflow_provider_emailbr.sending.mailgrid import MailGridAdapter, MailGridPlan, plan_message
 from airflow_provider_emailbr.sending.model import read_attachments
 from airflow_provider_emailbr.utils.privacy import mask_email
 from airflow_provider_emailbr.utils.report_windows import (
@@ -470,9 +470,8 @@ class MailGridSendEmailOperator(EmailBRSendOperator):
         "mailgrid_conn_id",
     )
     template_fields_renderers = {"html": "html"}
-    platform = "MailGrid"
-    #: MailGrid's documented limit of simultaneous calls.
-    max_concurrency = 20
+    platform = MailGridAdapter.name
+    max_concurrency = MailGridAdapter.max_concurrency
 
     def __init__(
         self,

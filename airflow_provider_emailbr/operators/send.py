@@ -62,6 +62,7 @@ from airflow_provider_emailbr.sending.model import (
     SimpleEmail,
     read_attachments,
 )
+from airflow_provider_emailbr.utils.text import as_bool
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -188,7 +189,7 @@ class EmailBRSendOperator(BaseOperator):
     def execute(self, context: Context) -> Any:
         """Plan, skip what earlier tries settled, send the rest, then succeed or fail with a summary."""
         identity = RunIdentity.from_context(context)
-        resend_unknown = _as_bool(self.resend_unknown, "resend_unknown")
+        resend_unknown = as_bool(self.resend_unknown, field="resend_unknown")
         ledger = self.open_ledger()
         if ledger is None and identity.try_number > 1 and not resend_unknown:
             from airflow.sdk.exceptions import AirflowFailException
@@ -360,14 +361,3 @@ class SendEmailOperator(EmailBRSendOperator):
             sum(1 for _ in plan.groups(list(plan.items))),
         )
         return plan
-
-
-def _as_bool(value: Any, field: str) -> bool:
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in ("true", "1", "yes"):
-        return True
-    if text in ("false", "0", "no", "", "none"):
-        return False
-    raise EmailBRInputError(f"{field}: {value!r} is not a boolean (use True or False)")

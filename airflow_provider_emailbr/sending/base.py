@@ -13,6 +13,7 @@ processed") and plans a vendor-neutral :class:`~airflow_provider_emailbr.sending
 
 from __future__ import annotations
 
+import importlib
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
@@ -126,14 +127,18 @@ class VendorAdapter(ABC):
     conn_type: ClassVar[str]
     #: The hook's default connection id.
     default_conn_id: ClassVar[str]
+    #: The vendor's hook class as ``module:Class``, imported on first use (DAG files stay light).
+    hook_class: ClassVar[str]
     #: Most calls in flight the vendor allows.
     max_concurrency: ClassVar[int] = 20
     #: Largest message the vendor takes, attachments base64-encoded (``None``: no documented limit).
     max_message_bytes: int | None = None
 
-    @abstractmethod
     def hook(self, conn_id: str | None) -> EmailBRHook:
         """A hook of this vendor for ``conn_id`` (or the hook's default connection)."""
+        module, _, name = self.hook_class.partition(":")
+        hook_type = getattr(importlib.import_module(module), name)
+        return hook_type(**{hook_type.conn_name_attr: conn_id or hook_type.default_conn_name})
 
     @abstractmethod
     def plan(self, hook: Any, email: SimpleEmail) -> SendPlan:

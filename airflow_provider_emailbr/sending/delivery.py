@@ -19,7 +19,9 @@ from airflow_provider_emailbr.sending.model import SENT, UNKNOWN, SendItem, Simp
 from airflow_provider_emailbr.utils.privacy import mask_email
 
 if TYPE_CHECKING:
-    from airflow_provider_emailbr.sending.base import VendorAdapter
+    from collections.abc import Iterator
+
+    from airflow_provider_emailbr.sending.base import CallResult, VendorAdapter
 
 
 @dataclass
@@ -77,35 +79,50 @@ class DeliveryReport:
         )
 
 
+class _Delivery:
+    """One delivery in progress: the plan's calls in order, until a call's answer says to stop."""
+
+    def __init__(self, hook: Any, email: SimpleEmail, platform: VendorAdapter) -> None:
+        self.plan = platform.plan(hook, email)
+        self.report = DeliveryReport(platform.name)
+        self._groups = list(self.plan.groups(list(self.plan.items)))
+        self._stopped = False
+
+    def calls(self) -> Iterator[list[SendItem]]:
+        """The items of each call to make, one call at a time; none after :meth:`took` records a stop."""
+        for position, group in enumerate(self._groups):
+            yield group
+            if self._stopped:
+                self.report.stop(self._groups[position + 1 :])
+                return
+
+    def took(self, group: list[SendItem], result: CallResult) -> None:
+        """Account for the answer to the call carrying ``group``."""
+        records, stop = result
+        self.report.record(group, records)
+        self._stopped = bool(stop)
+
+    def finish(self) -> DeliveryReport:
+        """The report, or :class:`EmailBRSendError` unless every recipient was confirmed sent."""
+        self.report.raise_for_failures()
+        return self.report
+
+
 def deliver(hook: Any, email: SimpleEmail, platform: VendorAdapter) -> DeliveryReport:
     """Send ``email`` with ``hook`` (sync); raise :class:`EmailBRSendError` if anything was not sent."""
-    plan = platform.plan(hook, email)
-    groups = list(plan.groups(list(plan.items)))
-    report = DeliveryReport(platform.name)
-    for position, group in enumerate(groups):
-        records, stop = plan.send(hook, group)
-        report.record(group, records)
-        if stop:
-            report.stop(groups[position + 1 :])
-            break
-    report.raise_for_failures()
-    return report
+    delivery = _Delivery(hook, email, platform)
+    for group in delivery.calls():
+        delivery.took(group, delivery.plan.send(hook, group))
+    return delivery.finish()
 
 
 async def adeliver(hook: Any, email: SimpleEmail, platform: VendorAdapter) -> DeliveryReport:
     """The asynchronous twin of :func:`deliver`: the same requests, sent with the hook's ``acall``."""
     await hook.aget_settings()
-    plan = platform.plan(hook, email)
-    groups = list(plan.groups(list(plan.items)))
-    report = DeliveryReport(platform.name)
-    for position, group in enumerate(groups):
-        records, stop = await plan.asend(hook, group)
-        report.record(group, records)
-        if stop:
-            report.stop(groups[position + 1 :])
-            break
-    report.raise_for_failures()
-    return report
+    delivery = _Delivery(hook, email, platform)
+    for group in delivery.calls():
+        delivery.took(group, await delivery.plan.asend(hook, group))
+    return delivery.finish()
 
 
 @cache

@@ -31,6 +31,10 @@ def content_digest(value: Any) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
 
 
+#: The vendor's name in messages: its plans', its adapter's and its send operators'.
+VENDOR = "emailManager"
+
+
 class EmailManagerPlan(SendPlan):
     """Messages in the vendor's (Postmark v1) format, sent one per call or in batches.
 
@@ -39,7 +43,7 @@ class EmailManagerPlan(SendPlan):
         ``POST /email/batch``.
     """
 
-    vendor = "emailManager"
+    vendor = VENDOR
     not_processed_statuses = frozenset({429, 500, 503})
 
     def __init__(self, messages: Sequence[Mapping[str, Any]], *, batch_size: int | None = None) -> None:
@@ -150,14 +154,10 @@ def sender_of(hook: Any, name: str | None, address: str | None) -> str | None:
 class EmailManagerAdapter(VendorAdapter):
     """emailManager: one message carries To + Cc + Bcc ≤ 20; more To go in further messages."""
 
-    name = "emailManager"
+    name = VENDOR
     conn_type = "emailmanager"
     default_conn_id = "emailmanager_default"
-
-    def hook(self, conn_id: str | None) -> Any:
-        from airflow_provider_emailbr.hooks.emailmanager import EmailManagerHook
-
-        return EmailManagerHook(emailmanager_conn_id=conn_id or EmailManagerHook.default_conn_name)
+    hook_class = "airflow_provider_emailbr.hooks.emailmanager:EmailManagerHook"
 
     def unsupported(self, email: SimpleEmail) -> dict[str, str]:
         return {}

@@ -31,10 +31,14 @@ def text_as_html(text: str) -> str:
     return "<pre>" + html_lib.escape(text) + "</pre>"
 
 
+#: The vendor's name in messages: its plans', its adapter's and its send operators'.
+VENDOR = "envie.email"
+
+
 class EnviePlan(SendPlan):
     """One envie.email message, sent to each recipient individually."""
 
-    vendor = "envie.email"
+    vendor = VENDOR
 
     def __init__(self, template: Mapping[str, Any], recipients: Sequence[Address]) -> None:
         self.template = dict(template)
@@ -138,14 +142,10 @@ def parse_address_one(text: str) -> Address:
 class EnvieAdapter(VendorAdapter):
     """envie.email: one ``singlesending/create`` per recipient (no copies), attachments encoded once."""
 
-    name = "envie.email"
+    name = VENDOR
     conn_type = "envie_email"
     default_conn_id = "envie_default"
-
-    def hook(self, conn_id: str | None) -> Any:
-        from airflow_provider_emailbr.hooks.envie import EnvieEmailHook
-
-        return EnvieEmailHook(envie_conn_id=conn_id or EnvieEmailHook.default_conn_name)
+    hook_class = "airflow_provider_emailbr.hooks.envie:EnvieEmailHook"
 
     def unsupported(self, email: SimpleEmail) -> dict[str, str]:
         out = super().unsupported(email)

@@ -22,6 +22,9 @@ from airflow_provider_emailbr.sending.base import SendPlan, VendorAdapter
 from airflow_provider_emailbr.sending.model import REFUSED, SENT, UNKNOWN, Attachment, SendItem, SimpleEmail
 from airflow_provider_emailbr.utils.privacy import mask_email
 
+#: The vendor's name in messages: its plans', its adapter's and its send operators'.
+VENDOR = "MailGrid"
+
 #: The fields of a call's body that name its recipients, per role.
 _RECIPIENT_FIELDS = {"to": "emailDestino", "cc": "emailDestinoCopia", "bcc": "emailDestinoCopiaOculta"}
 
@@ -29,7 +32,7 @@ _RECIPIENT_FIELDS = {"to": "emailDestino", "cc": "emailDestinoCopia", "bcc": "em
 class MailGridPlan(SendPlan):
     """One MailGrid message to any number of recipients (see the module docstring)."""
 
-    vendor = "MailGrid"
+    vendor = VENDOR
 
     def __init__(
         self, template: dict[str, Any], to: Sequence[str], cc: Sequence[str], bcc: Sequence[str]
@@ -167,9 +170,10 @@ def plan_message(
 class MailGridAdapter(VendorAdapter):
     """MailGrid: ≤ 100 To per call; Cc/Bcc ride with the first call only; per-recipient answers."""
 
-    name = "MailGrid"
+    name = VENDOR
     conn_type = "mailgrid"
     default_conn_id = "mailgrid_default"
+    hook_class = "airflow_provider_emailbr.hooks.mailgrid:MailGridHook"
     #: MailGrid's documented limit of simultaneous calls.
     max_concurrency = 20
 
@@ -179,11 +183,6 @@ class MailGridAdapter(VendorAdapter):
         from airflow_provider_emailbr.hooks.mailgrid import MAX_MESSAGE_BYTES
 
         return MAX_MESSAGE_BYTES
-
-    def hook(self, conn_id: str | None) -> Any:
-        from airflow_provider_emailbr.hooks.mailgrid import MailGridHook
-
-        return MailGridHook(mailgrid_conn_id=conn_id or MailGridHook.default_conn_name)
 
     def plan(self, hook: Any, email: SimpleEmail) -> MailGridPlan:
         name, address = email.sender

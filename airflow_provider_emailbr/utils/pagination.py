@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from airflow_provider_emailbr.exceptions import EmailBRResponseError
+from airflow_provider_emailbr.utils.text import read_int
 
 
 @dataclass(frozen=True)
@@ -40,13 +41,6 @@ class PageScheme:
         return total is not None and number < total
 
 
-def _as_int(value: Any) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
-
-
 def _list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
 
@@ -59,22 +53,22 @@ def _section(page: Mapping[str, Any], key: str) -> Mapping[str, Any]:
 #: IAGENTEmail: ``{"current_page", "last_page", "total", "data": [...]}``.
 IAGENTE_PAGES = PageScheme(
     items=lambda page: _list(page.get("data")),
-    current_page=lambda page: _as_int(page.get("current_page")),
-    total_pages=lambda page: _as_int(page.get("last_page")),
+    current_page=lambda page: read_int(page.get("current_page")),
+    total_pages=lambda page: read_int(page.get("last_page")),
 )
 
 #: envie.email: ``{"data": {"count", "total_pages", "current_page", "next_page", "records": [...]}}``.
 ENVIE_PAGES = PageScheme(
     items=lambda page: _list(_section(page, "data").get("records")),
-    current_page=lambda page: _as_int(_section(page, "data").get("current_page")),
-    total_pages=lambda page: _as_int(_section(page, "data").get("total_pages")),
+    current_page=lambda page: read_int(_section(page, "data").get("current_page")),
+    total_pages=lambda page: read_int(_section(page, "data").get("total_pages")),
 )
 
 #: CriaEnvio: ``{"data": [...], "pagination": {"current_page", "total_pages", ...}}``.
 CRIAENVIO_PAGES = PageScheme(
     items=lambda page: _list(page.get("data")),
-    current_page=lambda page: _as_int(_section(page, "pagination").get("current_page")),
-    total_pages=lambda page: _as_int(_section(page, "pagination").get("total_pages")),
+    current_page=lambda page: read_int(_section(page, "pagination").get("current_page")),
+    total_pages=lambda page: read_int(_section(page, "pagination").get("total_pages")),
 )
 
 
@@ -99,13 +93,7 @@ def iter_paged(
     while True:
         page = fetch_page(page_number)
         pages_read += 1
-        items = scheme.items(page)
-        reported = scheme.current_page(page)
-        if reported is not None and reported != page_number:
-            raise _stalled(platform, endpoint, page_number, f"the answer says it is page {reported}")
-        if items and items == previous:
-            why = f"it repeats page {page_number - 1} item for item"
-            raise _stalled(platform, endpoint, page_number, why)
+        items = _advanced_items(page, scheme, page_number, previous, page_number - 1, platform, endpoint)
         yield from items
         if not items or not scheme.has_next(page, page_number):
             return
@@ -113,6 +101,51 @@ def iter_paged(
             return
         previous = items
         page_number += 1
+
+
+def iter_paged_backwards(
+    fetch_page: Callable[[int], Mapping[str, Any]],
+    scheme: PageScheme,
+    *,
+    platform: str = "API",
+    endpoint: str = "paged list",
+) -> Iterator[Any]:
+    """Yield every item, last page first and each page's items in reverse (newest first where the API
+    lists oldest first), lazily: page 1 is read first for the announced total, then the last page down to
+    page 2, then page 1's items.
+
+    Items added while iterating land after the pages already planned and are not returned. The guard of
+    :func:`iter_paged` applies: a page that says it is another page, or repeats the page read before it,
+    raises :class:`EmailBRResponseError`.
+    """
+    first = fetch_page(1)
+    first_items = _advanced_items(first, scheme, 1, None, 0, platform, endpoint)
+    previous: list[Any] | None = None
+    for page_number in range(scheme.total_pages(first) or 1, 1, -1):
+        page = fetch_page(page_number)
+        previous = _advanced_items(page, scheme, page_number, previous, page_number + 1, platform, endpoint)
+        yield from reversed(previous)
+    yield from reversed(first_items)
+
+
+def _advanced_items(
+    page: Mapping[str, Any],
+    scheme: PageScheme,
+    asked: int,
+    previous: list[Any] | None,
+    previous_number: int,
+    platform: str,
+    endpoint: str,
+) -> list[Any]:
+    """The items of page ``asked``, after checking that paging advanced from page ``previous_number``
+    (whose items were ``previous``): the one rule of this module."""
+    items = scheme.items(page)
+    reported = scheme.current_page(page)
+    if reported is not None and reported != asked:
+        raise _stalled(platform, endpoint, asked, f"the answer says it is page {reported}")
+    if items and items == previous:
+        raise _stalled(platform, endpoint, asked, f"it repeats page {previous_number} item for item")
+    return items
 
 
 def _stalled(platform: str, endpoint: str, asked: int, why: str) -> EmailBRResponseError:

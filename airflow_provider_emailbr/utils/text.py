@@ -4,6 +4,7 @@
 - :func:`as_bool`: a flag given as ``True``/``"true"``/``1``/``"sim"`` …, refusing anything else by name.
 - :func:`required`: a value that must be given (not ``None``, not blank text).
 - :func:`split_list`: ids or names given as ``"a,b"`` or as a list, stripped, without empties or duplicates.
+- :func:`read_int`: a whole number a vendor sent as a number or as text, or ``None``.
 """
 
 from __future__ import annotations
@@ -61,6 +62,23 @@ def required(field: str, value: T, *, text: bool = False) -> T:
     if text and not isinstance(value, str):
         raise EmailBRInputError(f"{field}: text is required, got {type(value).__name__} {value!r}")
     return value
+
+
+def read_int(value: Any) -> int | None:
+    """A whole number a vendor sent as a number or as text (``7``, ``"7"``, ``7.0``, ``"7.0"``), or ``None``
+    when there is none (``None``, ``""``, ``"abc"``, ``"7.5"``, infinity)."""
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str):
+        try:
+            return int(value)
+        except ValueError:
+            pass
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return int(number) if number.is_integer() else None
 
 
 def split_list(field: str, value: Any, *, separators: str = ",") -> list[str]:
