@@ -22,7 +22,7 @@ import json
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypedDict, TypeVar
 from urllib.parse import quote, urlsplit
 
 from airflow.sdk import BaseHook
@@ -56,6 +56,7 @@ from airflow_provider_emailbr.utils.throttle import Throttle
 if TYPE_CHECKING:
     import httpx
     from airflow.sdk import Connection
+    from typing_extensions import Unpack
 
 HookT = TypeVar("HookT", bound="EmailBRHook")
 
@@ -154,6 +155,35 @@ class ConnectionSettings:
     read_timeout: float
     max_retries: int
     retry_backoff: float
+
+
+class RequestOptions(TypedDict, total=False):
+    """What one request carries besides its endpoint: the keyword arguments of :meth:`EmailBRHook.call`,
+    :meth:`EmailBRHook.acall` and :meth:`EmailBRHook.prepare`. Every key is optional.
+    """
+
+    path_params: Mapping[str, Any] | None
+    """Values for the ``{placeholders}`` of the endpoint's path, URL-quoted."""
+    params: Mapping[str, Any] | None
+    """The query string; entries whose value is ``None`` are left out."""
+    json_body: Any
+    """A body sent as compact UTF-8 JSON (``application/json``)."""
+    form: Mapping[str, Any] | None
+    """A body sent as a form with PHP bracket keys (``application/x-www-form-urlencoded``)."""
+
+
+class HookOptions(TypedDict, total=False):
+    """The keyword arguments every platform hook passes on to :class:`EmailBRHook` besides its connection id.
+
+    Every key is optional; written out with their defaults in :meth:`EmailBRHook.__init__` (a test keeps
+    the two equal).
+    """
+
+    timeout: float | tuple[float, float] | None
+    """Read timeout in seconds, or a ``(connect, read)`` pair; overrides the connection."""
+    retry_policy: RetryPolicy | None
+    """A :class:`~airflow_provider_emailbr.utils.retry.RetryPolicy` overriding the connection's
+    ``max_retries`` and ``retry_backoff``."""
 
 
 class EmailBRHook(BaseHook):
@@ -376,7 +406,8 @@ class EmailBRHook(BaseHook):
         """Build the request for ``endpoint`` with credentials placed where the vendor expects them.
 
         The body is encoded here, so a value that cannot be sent (text with a lone surrogate, an object JSON
-        cannot represent) is an :class:`EmailBRInputError` before anything goes out.
+        cannot represent) is an :class:`EmailBRInputError` before anything goes out. The keywords are those
+        of :class:`RequestOptions` (written out here for their defaults; a test keeps the two equal).
         """
         try:
             path = endpoint.path.format(**{k: quote(str(v), safe="") for k, v in (path_params or {}).items()})
@@ -408,12 +439,14 @@ class EmailBRHook(BaseHook):
         """Put the credentials on ``call`` (headers, query or body). Subclasses must override."""
         raise EmailBRConfigError(f"{type(self).__name__} does not say how to authenticate")
 
-    def call(self, endpoint: Endpoint, **request: Any) -> Any:
+    def call(self, endpoint: Endpoint, **request: Unpack[RequestOptions]) -> Any:
         """Send one request under the retry policy and return the parsed JSON answer.
 
-        Takes the keyword arguments of :meth:`prepare` (``path_params``, ``params``, ``json_body``,
-        ``form``). Raises a subclass of :class:`~airflow_provider_emailbr.exceptions.EmailBRError` on any
-        failure.
+        Raises a subclass of :class:`~airflow_provider_emailbr.exceptions.EmailBRError` on any failure.
+
+        :param endpoint: the vendor endpoint to call.
+        :param request: the :class:`RequestOptions` (``path_params``, ``params``, ``json_body``, ``form``),
+            as for :meth:`prepare`.
         """
         return self.send_prepared(self.prepare(endpoint, **request))
 
@@ -483,11 +516,12 @@ class EmailBRHook(BaseHook):
                 )
             raise
 
-    async def acall(self, endpoint: Endpoint, **request: Any) -> Any:
+    async def acall(self, endpoint: Endpoint, **request: Unpack[RequestOptions]) -> Any:
         """The asynchronous twin of :meth:`call` (``httpx``), for triggers and async notifiers.
 
-        Same arguments (those of :meth:`prepare`), request building, retry policy, error mapping and
-        redaction; nothing blocks the event loop.
+        Same arguments (``endpoint`` and the :class:`RequestOptions`: ``path_params``, ``params``,
+        ``json_body``, ``form``), request building, retry policy, error mapping and redaction; nothing
+        blocks the event loop.
         """
         await self.aget_settings()
         prepared = self.prepare(endpoint, **request)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pendulum
 
@@ -36,6 +36,11 @@ from airflow_provider_emailbr.utils.dates import (
 )
 from airflow_provider_emailbr.utils.pagination import CRIAENVIO_PAGES, iter_paged_backwards
 from airflow_provider_emailbr.utils.text import fold, read_int, required, split_list
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from airflow_provider_emailbr.hooks.base import HookOptions
 
 #: Campaign status labels by the code the search filter takes.
 CAMPAIGN_STATUS = {
@@ -154,6 +159,8 @@ class CriaEnvioHook(EmailBRHook):
     (default ``America/Sao_Paulo``). Host (optional) = full base URL.
 
     :param criaenvio_conn_id: Airflow connection id.
+    :param options: the :class:`~airflow_provider_emailbr.hooks.base.HookOptions` (``timeout``,
+        ``retry_policy``), passed on to :class:`~airflow_provider_emailbr.hooks.base.EmailBRHook`.
     """
 
     conn_name_attr = "criaenvio_conn_id"
@@ -165,8 +172,8 @@ class CriaEnvioHook(EmailBRHook):
     required_fields = {"password": "API key (Password)"}
     page_scheme = CRIAENVIO_PAGES
 
-    def __init__(self, criaenvio_conn_id: str = default_conn_name, **kwargs: Any) -> None:
-        super().__init__(conn_id=criaenvio_conn_id, **kwargs)
+    def __init__(self, criaenvio_conn_id: str = default_conn_name, **options: Unpack[HookOptions]) -> None:
+        super().__init__(conn_id=criaenvio_conn_id, **options)
 
     @property
     def timezone(self) -> str:

@@ -12,7 +12,7 @@ import base64
 import mimetypes
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow_provider_emailbr.exceptions import (
     EmailBRAuthError,
@@ -25,6 +25,11 @@ from airflow_provider_emailbr.hooks.base import EmailBRHook, Endpoint, PreparedC
 from airflow_provider_emailbr.sending.addresses import format_address, parse_addresses
 from airflow_provider_emailbr.utils.encoding import unsendable_text
 from airflow_provider_emailbr.utils.text import read_int, required
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from airflow_provider_emailbr.hooks.base import HookOptions
 
 MAX_BATCH_MESSAGES = 500
 MAX_RECIPIENTS_PER_MESSAGE = 20
@@ -60,6 +65,8 @@ class EmailManagerHook(EmailBRHook):
     Host (optional) = full base URL.
 
     :param emailmanager_conn_id: Airflow connection id.
+    :param options: the :class:`~airflow_provider_emailbr.hooks.base.HookOptions` (``timeout``,
+        ``retry_policy``), passed on to :class:`~airflow_provider_emailbr.hooks.base.EmailBRHook`.
     """
 
     conn_name_attr = "emailmanager_conn_id"
@@ -70,8 +77,8 @@ class EmailManagerHook(EmailBRHook):
     default_base_url = "https://trans.emailmanager.com/"
     required_fields = {"password": "server token (Password)"}
 
-    def __init__(self, emailmanager_conn_id: str = default_conn_name, **kwargs: Any) -> None:
-        super().__init__(conn_id=emailmanager_conn_id, **kwargs)
+    def __init__(self, emailmanager_conn_id: str = default_conn_name, **options: Unpack[HookOptions]) -> None:
+        super().__init__(conn_id=emailmanager_conn_id, **options)
 
     def _authorize(self, call: PreparedCall) -> None:
         call.headers["X-Emailmanager-Server-Token"] = self.settings.password or ""

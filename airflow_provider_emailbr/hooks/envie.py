@@ -19,13 +19,18 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from airflow_provider_emailbr.exceptions import EmailBRInputError
 from airflow_provider_emailbr.hooks.base import EmailBRHook, Endpoint, PreparedCall
 from airflow_provider_emailbr.utils.encoding import unsendable_text
 from airflow_provider_emailbr.utils.pagination import ENVIE_PAGES
 from airflow_provider_emailbr.utils.text import required, split_list
+
+if TYPE_CHECKING:
+    from typing_extensions import Required, Unpack
+
+    from airflow_provider_emailbr.hooks.base import HookOptions
 
 #: MIME types the vendor accepts by default; support can enable others (connection extra
 #: ``allowed_mime_types``, comma-separated, replaces this list).
@@ -81,6 +86,35 @@ class EnvieAttachment:
         return cls(name=file.stem, content=file.read_bytes(), mime=guessed)
 
 
+class EnvieMessage(TypedDict, total=False):
+    """One transactional e-mail: the keyword arguments of :meth:`EnvieEmailHook.send` and
+    :meth:`EnvieEmailHook.build_send_body` (which writes them out with their defaults; a test keeps the two
+    equal). ``to_email``, ``subject`` and ``body`` are required.
+    """
+
+    to_email: Required[str]
+    """The recipient's address."""
+    subject: Required[str]
+    """The subject."""
+    body: Required[str]
+    """The HTML body, sent as a full HTML document (see :func:`html_document`)."""
+
+    to_name: str | None
+    """The recipient's name; defaults to the address's local part."""
+    from_email: str | None
+    """Sender address; defaults to the connection's ``from_email`` extra."""
+    from_name: str | None
+    """Sender name; defaults to the connection's ``from_name`` extra, then the sender address."""
+    reply_to_email: str | None
+    """Reply-to address; defaults to the sender."""
+    reply_to_name: str | None
+    """Reply-to name; defaults to the sender's name."""
+    plain_text: str | None
+    """The plain-text alternative."""
+    attachments: Iterable[EnvieAttachment | str | Path] | None
+    """Files to attach: :class:`EnvieAttachment` objects or local paths (MIME types must be allowed)."""
+
+
 class EnvieEventType(str, Enum):
     """The six webhook events envie.email posts to the customer."""
 
@@ -128,6 +162,8 @@ class EnvieEmailHook(EmailBRHook):
     ``allowed_mime_types`` (comma-separated, when support enabled more types).
 
     :param envie_conn_id: Airflow connection id.
+    :param options: the :class:`~airflow_provider_emailbr.hooks.base.HookOptions` (``timeout``,
+        ``retry_policy``), passed on to :class:`~airflow_provider_emailbr.hooks.base.EmailBRHook`.
     """
 
     conn_name_attr = "envie_conn_id"
@@ -143,8 +179,8 @@ class EnvieEmailHook(EmailBRHook):
     }
     page_scheme = ENVIE_PAGES
 
-    def __init__(self, envie_conn_id: str = default_conn_name, **kwargs: Any) -> None:
-        super().__init__(conn_id=envie_conn_id, **kwargs)
+    def __init__(self, envie_conn_id: str = default_conn_name, **options: Unpack[HookOptions]) -> None:
+        super().__init__(conn_id=envie_conn_id, **options)
 
     @classmethod
     def secret_login(cls) -> bool:
@@ -238,7 +274,8 @@ class EnvieEmailHook(EmailBRHook):
 
         Defaults: ``to_name`` = the address's local part; sender from the connection's ``from_email``/
         ``from_name``; reply-to = the sender. ``body`` goes out as an HTML document (see
-        :func:`html_document`), which envie.email needs to track opens and clicks.
+        :func:`html_document`), which envie.email needs to track opens and clicks. The keywords are those of
+        :class:`EnvieMessage`, which documents each one.
         """
         sender = from_email or self.extra("from_email")
         sender_name = from_name or self.extra("from_name") or sender
@@ -309,12 +346,14 @@ class EnvieEmailHook(EmailBRHook):
             )
         return out
 
-    def send(self, **kwargs: Any) -> dict[str, Any]:
+    def send(self, **message: Unpack[EnvieMessage]) -> dict[str, Any]:
         """Send one transactional e-mail (``POST /singlesending/create``); never retried after a lost answer.
 
-        Takes the arguments of :meth:`build_send_body`.
+        Takes the :class:`EnvieMessage` keywords (those of :meth:`build_send_body`): ``to_email``,
+        ``subject``, ``body``, ``to_name``, ``from_email``, ``from_name``, ``reply_to_email``,
+        ``reply_to_name``, ``plain_text``, ``attachments``.
         """
-        return self.call(ENDPOINTS["send"], json_body=self.build_send_body(**kwargs)) or {}
+        return self.call(ENDPOINTS["send"], json_body=self.build_send_body(**message)) or {}
 
     def send_body(self, payload: Mapping[str, Any]) -> dict[str, Any]:
         """Send a payload made by :meth:`build_send_body` (``POST /singlesending/create``); never repeated

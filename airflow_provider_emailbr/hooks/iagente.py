@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from airflow_provider_emailbr.exceptions import EmailBRAuthError, EmailBRInputError, EmailBRValidationError
 from airflow_provider_emailbr.hooks.base import EmailBRHook, Endpoint, PreparedCall
@@ -19,11 +19,37 @@ from airflow_provider_emailbr.utils.dates import parse_birth_date
 from airflow_provider_emailbr.utils.pagination import IAGENTE_PAGES
 from airflow_provider_emailbr.utils.text import required
 
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from airflow_provider_emailbr.hooks.base import HookOptions
+
 #: Contact fields the API accepts besides ``email``.
 CONTACT_FIELDS = ("name", "birthday", *(f"field{i}" for i in range(1, 11)))
 CONTACT_ORDERS = ("name", "email", "created_date")
 GROUP_ORDERS = ("name", "created_date")
 ORIENTATIONS = ("ASC", "DESC")
+
+
+class ListFilters(TypedDict, total=False):
+    """How a contact or group list is sorted and searched: the keyword arguments of the ``iter_*`` methods
+    of :class:`IAgenteEmailHook`. Every key is optional.
+    """
+
+    order: str | None
+    """The sort field: one of :data:`CONTACT_ORDERS` for contacts, :data:`GROUP_ORDERS` for groups."""
+    orientation: str | None
+    """The sort direction, one of :data:`ORIENTATIONS` (any case)."""
+    search: str | None
+    """Text the vendor searches for."""
+
+
+class ListPageFilters(ListFilters, total=False):
+    """:class:`ListFilters` and the page: the keyword arguments of the ``list_*`` methods."""
+
+    page: int
+    """The page, from 1 (the default)."""
+
 
 #: Words in an error message that mean the key was refused (the vendor answers HTTP 200 either way).
 _AUTH_WORDS = ("chave", "key", "autentica", "autoriza", "unauthori")
@@ -51,6 +77,8 @@ class IAgenteEmailHook(EmailBRHook):
     Connection type ``iagente_email``: Password = integration key. Host (optional) = full base URL.
 
     :param iagente_conn_id: Airflow connection id.
+    :param options: the :class:`~airflow_provider_emailbr.hooks.base.HookOptions` (``timeout``,
+        ``retry_policy``), passed on to :class:`~airflow_provider_emailbr.hooks.base.EmailBRHook`.
     """
 
     conn_name_attr = "iagente_conn_id"
@@ -62,8 +90,8 @@ class IAgenteEmailHook(EmailBRHook):
     required_fields = {"password": "integration key (Password)"}
     page_scheme = IAGENTE_PAGES
 
-    def __init__(self, iagente_conn_id: str = default_conn_name, **kwargs: Any) -> None:
-        super().__init__(conn_id=iagente_conn_id, **kwargs)
+    def __init__(self, iagente_conn_id: str = default_conn_name, **options: Unpack[HookOptions]) -> None:
+        super().__init__(conn_id=iagente_conn_id, **options)
 
     def _authorize(self, call: PreparedCall) -> None:
         call.headers["IAGENTE-KEY"] = self.settings.password or ""
@@ -107,16 +135,20 @@ class IAgenteEmailHook(EmailBRHook):
         """Remove a contact from the account (``contact/remove``)."""
         return self._post("contact_remove", {"email": email})
 
-    def list_contacts(self, **filters: Any) -> dict[str, Any]:
+    def list_contacts(self, **filters: Unpack[ListPageFilters]) -> dict[str, Any]:
         """One page of all contacts (``contact/list``), each with its ``groups``.
 
-        ``filters``: ``order`` (one of :data:`CONTACT_ORDERS`), ``orientation`` (``ASC``/``DESC``),
-        ``search`` and ``page`` (from 1).
+        :param filters: the :class:`ListPageFilters`: ``order`` (one of :data:`CONTACT_ORDERS`),
+            ``orientation`` (``ASC``/``DESC``), ``search`` and ``page`` (from 1).
         """
         return self._list_page("contact_list", CONTACT_ORDERS, **filters)
 
-    def iter_contacts(self, **filters: Any) -> Iterator[dict[str, Any]]:
-        """Every contact of the account, page by page, lazily (``filters`` as in :meth:`list_contacts`)."""
+    def iter_contacts(self, **filters: Unpack[ListFilters]) -> Iterator[dict[str, Any]]:
+        """Every contact of the account, page by page, lazily.
+
+        :param filters: the :class:`ListFilters`: ``order`` (one of :data:`CONTACT_ORDERS`),
+            ``orientation`` (``ASC``/``DESC``) and ``search``.
+        """
         return self.paginate(lambda page: self.list_contacts(**filters, page=page))
 
     def mass_add_contacts(
@@ -180,18 +212,31 @@ class IAgenteEmailHook(EmailBRHook):
         """Remove a group (``group/remove``)."""
         return self._post("group_remove", {"group_id": group_id})
 
-    def list_groups(self, **filters: Any) -> dict[str, Any]:
-        """One page of groups (``group/list``); ``filters`` as in :meth:`list_contacts`, ``order`` one of
-        :data:`GROUP_ORDERS`."""
+    def list_groups(self, **filters: Unpack[ListPageFilters]) -> dict[str, Any]:
+        """One page of groups (``group/list``).
+
+        :param filters: the :class:`ListPageFilters`: ``order`` (one of :data:`GROUP_ORDERS`),
+            ``orientation`` (``ASC``/``DESC``), ``search`` and ``page`` (from 1).
+        """
         return self._list_page("group_list", GROUP_ORDERS, **filters)
 
-    def iter_groups(self, **filters: Any) -> Iterator[dict[str, Any]]:
-        """Every group, page by page, lazily (``filters`` as in :meth:`list_groups`)."""
+    def iter_groups(self, **filters: Unpack[ListFilters]) -> Iterator[dict[str, Any]]:
+        """Every group, page by page, lazily.
+
+        :param filters: the :class:`ListFilters`: ``order`` (one of :data:`GROUP_ORDERS`),
+            ``orientation`` (``ASC``/``DESC``) and ``search``.
+        """
         return self.paginate(lambda page: self.list_groups(**filters, page=page))
 
-    def list_group_contacts(self, *, group_id: int | str, **filters: Any) -> dict[str, Any]:
-        """One page of a group's contacts (``group/contact/list``); ``filters`` as in
-        :meth:`list_contacts`."""
+    def list_group_contacts(
+        self, *, group_id: int | str, **filters: Unpack[ListPageFilters]
+    ) -> dict[str, Any]:
+        """One page of a group's contacts (``group/contact/list``).
+
+        :param group_id: the group.
+        :param filters: the :class:`ListPageFilters`: ``order`` (one of :data:`CONTACT_ORDERS`),
+            ``orientation`` (``ASC``/``DESC``), ``search`` and ``page`` (from 1).
+        """
         return self._list_page("group_contact_list", CONTACT_ORDERS, group_id=group_id, **filters)
 
     def _list_page(
@@ -207,6 +252,9 @@ class IAgenteEmailHook(EmailBRHook):
     ) -> dict[str, Any]:
         """One page of the list endpoint ``name`` (a key of :data:`ENDPOINTS`), validated first.
 
+        The keywords besides ``scope`` are those of :class:`ListPageFilters` (written out here for their
+        defaults; a test keeps the two equal).
+
         :param orders: the ``order`` values the endpoint takes.
         :param orientation: ``ASC`` or ``DESC`` (any case).
         :param search: text the vendor searches for.
@@ -215,8 +263,15 @@ class IAgenteEmailHook(EmailBRHook):
         """
         return self._post(name, {**scope, **_list_form(order, orders, orientation, search, page)})
 
-    def iter_group_contacts(self, *, group_id: int | str, **filters: Any) -> Iterator[dict[str, Any]]:
-        """Every contact of a group, page by page, lazily (``filters`` as in :meth:`list_group_contacts`)."""
+    def iter_group_contacts(
+        self, *, group_id: int | str, **filters: Unpack[ListFilters]
+    ) -> Iterator[dict[str, Any]]:
+        """Every contact of a group, page by page, lazily.
+
+        :param group_id: the group.
+        :param filters: the :class:`ListFilters`: ``order`` (one of :data:`CONTACT_ORDERS`),
+            ``orientation`` (``ASC``/``DESC``) and ``search``.
+        """
         return self.paginate(lambda page: self.list_group_contacts(group_id=group_id, **filters, page=page))
 
     def remove_group_contact(self, *, email: str, group_id: int | str) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import pendulum
 
@@ -29,6 +29,11 @@ from airflow_provider_emailbr.hooks.base import EmailBRHook, Endpoint, PreparedC
 from airflow_provider_emailbr.utils.dates import DEFAULT_TIMEZONE, parse_wall_time, to_local
 from airflow_provider_emailbr.utils.encoding import unsendable_text
 from airflow_provider_emailbr.utils.text import fold, required
+
+if TYPE_CHECKING:
+    from typing_extensions import Required, Unpack
+
+    from airflow_provider_emailbr.hooks.base import HookOptions
 
 #: Recipients per list (To, Cc, Bcc) in one call.
 MAX_RECIPIENTS = 100
@@ -87,6 +92,71 @@ class MailGridAttachment:
         return self.mime_type or mimetypes.guess_type(self.name)[0] or "application/octet-stream"
 
 
+class MailGridMessage(TypedDict, total=False):
+    """One message to send: the keyword arguments of :meth:`MailGridHook.send` and
+    :meth:`MailGridHook.build_send_body` (which writes them out with their defaults; a test keeps the two
+    equal). ``to``, ``subject`` and ``message`` are required.
+    """
+
+    to: Required[Sequence[str] | str]
+    """Recipient address(es), at most :data:`MAX_RECIPIENTS`."""
+    subject: Required[str]
+    """The subject."""
+    message: Required[str]
+    """The body, HTML or text as ``message_type`` says."""
+
+    from_email: str | None
+    """Sender address; defaults to the connection's ``from_email`` extra."""
+    from_name: str | None
+    """Sender name; defaults to the connection's ``from_name`` extra."""
+    reply_to: str | None
+    """Reply-to address."""
+    to_name: str | None
+    """Recipient name."""
+    cc: Sequence[str] | None
+    """Copy recipients, at most :data:`MAX_RECIPIENTS`."""
+    bcc: Sequence[str] | None
+    """Blind-copy recipients, at most :data:`MAX_RECIPIENTS`."""
+    alt_message: str | None
+    """The plain-text alternative."""
+    message_type: str
+    """One of :data:`MESSAGE_TYPES` (default ``html``)."""
+    encoding: str
+    """One of :data:`ENCODINGS` (default ``base64``)."""
+    attachments: Iterable[MailGridAttachment | str | Path] | None
+    """Files to attach: :class:`MailGridAttachment` objects or local paths."""
+
+
+class ReportFilters(TypedDict, total=False):
+    """What narrows a delivery report: the keyword arguments of :meth:`MailGridHook.report` and
+    :meth:`MailGridHook.report_body` besides the window, written out with their defaults in
+    :meth:`MailGridHook.report_query` (a test keeps the two equal). Every key is optional.
+    """
+
+    status: str | None
+    """One of :data:`REPORT_STATUS` (``sucesso`` or ``erro``)."""
+    recipient: str | None
+    """Only messages to this address (``emaildestino``)."""
+    sender: str | None
+    """Only messages from this address (``remetente``)."""
+    message_id: str | None
+    """Only this message (``idMensagem``); the consolidated report cannot filter by it."""
+    consolidated: bool
+    """Read the consolidated report (``consolidate/``) instead of the detailed one (default ``False``)."""
+
+
+class WallClockReport(ReportFilters):
+    """A report over the account's wall-clock times: the keyword arguments of
+    :meth:`MailGridHook.report_query`, :meth:`MailGridHook.report_wall_clock` and
+    :meth:`MailGridHook.areport_wall_clock`. ``wall_start`` and ``wall_end`` are required.
+    """
+
+    wall_start: datetime
+    """Start of the window, in the connection's zone (minute precision)."""
+    wall_end: datetime
+    """End of the window, in the connection's zone (minute precision)."""
+
+
 class MailGridHook(EmailBRHook):
     """Call the MailGrid API: send e-mail and read the detailed or consolidated delivery report.
 
@@ -95,6 +165,8 @@ class MailGridHook(EmailBRHook):
     ``from_email`` and ``from_name`` (sender defaults). Host (optional) = full base URL.
 
     :param mailgrid_conn_id: Airflow connection id.
+    :param options: the :class:`~airflow_provider_emailbr.hooks.base.HookOptions` (``timeout``,
+        ``retry_policy``), passed on to :class:`~airflow_provider_emailbr.hooks.base.EmailBRHook`.
     """
 
     conn_name_attr = "mailgrid_conn_id"
@@ -105,8 +177,8 @@ class MailGridHook(EmailBRHook):
     default_base_url = "https://painel.mailgrid.com.br/api/"
     required_fields = {"login": "SMTP user (Login)", "password": "SMTP password (Password)"}
 
-    def __init__(self, mailgrid_conn_id: str = default_conn_name, **kwargs: Any) -> None:
-        super().__init__(conn_id=mailgrid_conn_id, **kwargs)
+    def __init__(self, mailgrid_conn_id: str = default_conn_name, **options: Unpack[HookOptions]) -> None:
+        super().__init__(conn_id=mailgrid_conn_id, **options)
 
     @property
     def timezone(self) -> str:
@@ -144,12 +216,14 @@ class MailGridHook(EmailBRHook):
 
     # ------------------------------------------------------------------ send
 
-    def send(self, **message: Any) -> list[dict[str, Any]]:
+    def send(self, **message: Unpack[MailGridMessage]) -> list[dict[str, Any]]:
         """Send one message to up to 100 recipients (``POST send/``); never retried after a lost answer.
 
-        Takes the keyword arguments of :meth:`build_send_body` (``to``, ``subject``, ``message``, …).
-        Returns one result per recipient, in the vendor's order: ``{"status", "codigo", "id", "criptokey",
-        "to"}``; ``codigo`` ``"200"`` means sent. Limits (100 per recipient list, 50 MB in all) are checked
+        Takes the :class:`MailGridMessage` keywords (those of :meth:`build_send_body`): ``to``, ``subject``,
+        ``message``, ``from_email``, ``from_name``, ``reply_to``, ``to_name``, ``cc``, ``bcc``,
+        ``alt_message``, ``message_type``, ``encoding``, ``attachments``. Returns one result per
+        recipient, in the vendor's order: ``{"status", "codigo", "id", "criptokey", "to"}``; ``codigo``
+        ``"200"`` means sent. Limits (100 per recipient list, 50 MB in all) are checked
         before anything is sent. Sender defaults come from the connection's ``from_email``/``from_name``.
         """
         return self.send_body(self.build_send_body(**message))
@@ -187,7 +261,10 @@ class MailGridHook(EmailBRHook):
         encoding: str = "base64",
         attachments: Iterable[MailGridAttachment | str | Path] | None = None,
     ) -> dict[str, Any]:
-        """The send body without credentials, validated against the documented limits."""
+        """The send body without credentials, validated against the documented limits.
+
+        The keywords are those of :class:`MailGridMessage`, which documents each one.
+        """
         smtp_host = self.extra("smtp_host")
         if not smtp_host:
             raise EmailBRConfigError(
@@ -245,12 +322,12 @@ class MailGridHook(EmailBRHook):
     # ------------------------------------------------------------------ reports
 
     def report(
-        self, *, start: datetime | date | str, end: datetime | date | str, **filters: Any
+        self, *, start: datetime | date | str, end: datetime | date | str, **filters: Unpack[ReportFilters]
     ) -> list[dict[str, Any]]:
         """Delivery report rows between ``start`` and ``end`` (``POST report/`` or ``consolidate/``).
 
         Times are converted to the connection's zone and sent as ``dataini``/``horaini``/``datafim``/
-        ``horafim`` (minute precision). ``filters`` are :meth:`report_query`'s: ``status`` (``sucesso`` or
+        ``horafim`` (minute precision). ``filters`` are the :class:`ReportFilters`: ``status`` (``sucesso`` or
         ``erro``), ``recipient``, ``sender``, ``message_id``, ``consolidated``. Rows come back in the
         vendor's order: ``{"msgid", "email_de", "email_para", "data", "hora", "status"}``. The
         consolidated report has no ``message_id`` filter.
@@ -258,10 +335,13 @@ class MailGridHook(EmailBRHook):
         return self.report_wall_clock(**self._local_window(start, end), **filters)
 
     def report_body(
-        self, *, start: datetime | date | str, end: datetime | date | str, **filters: Any
+        self, *, start: datetime | date | str, end: datetime | date | str, **filters: Unpack[ReportFilters]
     ) -> dict[str, Any]:
-        """The report query without credentials, with the window converted to the account's local time
-        (``filters`` as in :meth:`report`)."""
+        """The report query without credentials, with the window converted to the account's local time.
+
+        ``filters`` are the :class:`ReportFilters`, as in :meth:`report`: ``status``, ``recipient``,
+        ``sender``, ``message_id``, ``consolidated``.
+        """
         _, body = self.report_query(**self._local_window(start, end), **filters)
         return body
 
@@ -288,7 +368,8 @@ class MailGridHook(EmailBRHook):
         Unlike :meth:`report_body`, nothing is converted: ``wall_start`` and ``wall_end`` are the local
         times of the connection's zone (their ``tzinfo``, if any, is ignored) and are sent as they are, at
         minute precision (seconds are dropped). Callers that convert instants themselves, e.g. around a
-        daylight-saving change, decide the exact ``dataini``/``horaini``/``datafim``/``horafim``.
+        daylight-saving change, decide the exact ``dataini``/``horaini``/``datafim``/``horafim``. The
+        keywords are those of :class:`WallClockReport`, which documents each one.
         """
         if wall_end.replace(tzinfo=None) < wall_start.replace(tzinfo=None):
             raise EmailBRInputError(
@@ -313,12 +394,16 @@ class MailGridHook(EmailBRHook):
         body.update({k: v for k, v in optional.items() if v})
         return ENDPOINTS["consolidate" if consolidated else "report"], body
 
-    def report_wall_clock(self, **query: Any) -> list[dict[str, Any]]:
-        """Report rows for :meth:`report_query`'s arguments (``POST report/`` or ``consolidate/``)."""
+    def report_wall_clock(self, **query: Unpack[WallClockReport]) -> list[dict[str, Any]]:
+        """Report rows for a :class:`WallClockReport` (``POST report/`` or ``consolidate/``).
+
+        ``query`` is what :meth:`report_query` takes: ``wall_start``, ``wall_end`` and the
+        :class:`ReportFilters` (``status``, ``recipient``, ``sender``, ``message_id``, ``consolidated``).
+        """
         endpoint, body = self.report_query(**query)
         return report_rows(self.call(endpoint, json_body=body))
 
-    async def areport_wall_clock(self, **query: Any) -> list[dict[str, Any]]:
+    async def areport_wall_clock(self, **query: Unpack[WallClockReport]) -> list[dict[str, Any]]:
         """The asynchronous twin of :meth:`report_wall_clock` (for triggers); a report is a safe read."""
         endpoint, body = self.report_query(**query)
         return report_rows(await self.acall(endpoint, json_body=body))
