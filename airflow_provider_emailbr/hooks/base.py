@@ -22,7 +22,7 @@ import json
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, ClassVar, TypedDict, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple, TypedDict, TypeVar
 from urllib.parse import quote, urlsplit
 
 from airflow.sdk import BaseHook
@@ -89,8 +89,7 @@ SENSITIVE_EXTRA_WORDS = ("password", "secret", "token", "api_key", "apikey", "pr
 COMMON_EXTRAS = ("timeout", "connect_timeout", "max_retries", "retry_backoff")
 
 
-@dataclass(frozen=True)
-class Endpoint:
+class Endpoint(NamedTuple):
     """One vendor endpoint: HTTP method, path relative to the base URL, and whether repeating it is safe.
 
     ``idempotent`` defaults to ``True`` for GET, PUT and DELETE and ``False`` for POST; set it explicitly
@@ -109,9 +108,12 @@ class Endpoint:
         return self.method.upper() in {"GET", "HEAD", "PUT", "DELETE", "OPTIONS"}
 
 
-@dataclass
+@dataclass(eq=False, repr=False)
 class PreparedCall:
-    """A request described independently of the HTTP client that will send it (sync or async)."""
+    """A request described independently of the HTTP client that will send it (sync or async).
+
+    No generated repr: once authorised, its headers, query or body carry the credentials.
+    """
 
     endpoint: Endpoint
     path: str
@@ -142,19 +144,26 @@ class PreparedCall:
         return None
 
 
-@dataclass(frozen=True)
-class ConnectionSettings:
+class ConnectionSettings(NamedTuple):
     """What a hook reads from its Airflow connection, validated. Secrets are kept out of the repr."""
 
     conn_id: str
     base_url: str
-    login: str | None = field(repr=False)
-    password: str | None = field(repr=False)
-    extras: Mapping[str, Any] = field(repr=False)
+    login: str | None
+    password: str | None
+    extras: Mapping[str, Any]
     connect_timeout: float
     read_timeout: float
     max_retries: int
     retry_backoff: float
+
+    def __repr__(self) -> str:
+        """The settings without ``login``, ``password`` and ``extras``, which may hold secrets."""
+        return (
+            f"ConnectionSettings(conn_id={self.conn_id!r}, base_url={self.base_url!r}, "
+            f"connect_timeout={self.connect_timeout!r}, read_timeout={self.read_timeout!r}, "
+            f"max_retries={self.max_retries!r}, retry_backoff={self.retry_backoff!r})"
+        )
 
 
 class RequestOptions(TypedDict, total=False):

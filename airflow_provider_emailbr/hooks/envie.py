@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypedDict
+from typing import TYPE_CHECKING, Any, NamedTuple, TypedDict
 
 from airflow_provider_emailbr.exceptions import EmailBRInputError
 from airflow_provider_emailbr.hooks.base import EmailBRHook, Endpoint, PreparedCall
@@ -53,9 +53,10 @@ SEND_REQUIRED = (
     "subject",
     "body",
 )
-_EXTENSION = re.compile(r"\.[A-Za-z0-9]{1,5}$")
-_HTML_OPEN = re.compile(r"<html(?:\s[^>]*)?>", re.IGNORECASE)
-_BODY_OPEN = re.compile(r"<body(?:\s[^>]*)?>", re.IGNORECASE)
+# Patterns compiled on first use by the ``re`` module (and kept in its cache), not at import.
+_EXTENSION = r"\.[A-Za-z0-9]{1,5}$"
+_HTML_OPEN = r"(?i)<html(?:\s[^>]*)?>"
+_BODY_OPEN = r"(?i)<body(?:\s[^>]*)?>"
 #: Webhook timestamps at or above this are milliseconds (in seconds it would be the year 5138).
 _MILLISECONDS_FROM = 10**11
 
@@ -68,8 +69,7 @@ ENDPOINTS = {
 }
 
 
-@dataclass(frozen=True)
-class EnvieAttachment:
+class EnvieAttachment(NamedTuple):
     """One attachment: ``name`` without extension (unique in the message), MIME type and raw content."""
 
     name: str
@@ -324,7 +324,7 @@ class EnvieEmailHook(EmailBRHook):
             name = file.name.strip()
             if not name or "/" in name or "\\" in name:
                 raise EmailBRInputError(f"attachment name {file.name!r}: give a plain file name")
-            if _EXTENSION.search(name):
+            if re.search(_EXTENSION, name):
                 raise EmailBRInputError(
                     f"attachment name {name!r}: envie.email wants the name without its extension "
                     "(it adds the "
@@ -429,8 +429,8 @@ def html_document(body: str) -> str:
     whole; a ``<body>`` without ``<html>`` gets the ``<html>`` around it; an ``<html>`` without ``<body>``
     gets the ``<body>`` inside it.
     """
-    has_html = _HTML_OPEN.search(body)
-    has_body = _BODY_OPEN.search(body)
+    has_html = re.search(_HTML_OPEN, body)
+    has_body = re.search(_BODY_OPEN, body)
     if has_html and has_body:
         return body
     if has_body:

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypedDict
+from typing import TYPE_CHECKING, Any, NamedTuple, TypedDict
 
 import pendulum
 
@@ -72,8 +72,7 @@ ENDPOINTS = {
 }
 
 
-@dataclass(frozen=True)
-class MailGridAttachment:
+class MailGridAttachment(NamedTuple):
     """One attachment: file name with extension, MIME type and raw content."""
 
     name: str

@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 CallResult = tuple[list[dict[str, Any]], str | None]
 
 
-@dataclass
+@dataclass(eq=False)
 class PlannedRequest:
     """One call of a plan: the body to send and the addresses it reaches (for dry runs and logs)."""
 

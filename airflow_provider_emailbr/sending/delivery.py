@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from airflow_provider_emailbr.sending.base import CallResult, VendorAdapter
 
 
-@dataclass
+@dataclass(eq=False)
 class DeliveryReport:
     """What a delivery achieved, per recipient; ``answers`` holds one record per item (vendor fields)."""
 

@@ -38,7 +38,7 @@ PROGRESS_EVERY = 5.0
 _PRIVATE_FIELDS = (*LEDGER_FIELDS, "try_number", "outcome", "slot", "resolved", "error")
 
 
-@dataclass
+@dataclass(eq=False)
 class Tally:
     """Who ended where in this try."""
 
@@ -49,7 +49,7 @@ class Tally:
     not_attempted: list[tuple[SendItem, str]] = field(default_factory=list)
 
 
-@dataclass
+@dataclass(eq=False)
 class SendResult:
     """The outcome of a try: one record per item (input order) and the tally."""
 

@@ -16,10 +16,9 @@ import json
 import logging
 import os
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from airflow_provider_emailbr.exceptions import EmailBRInputError
 from airflow_provider_emailbr.sending.model import (
@@ -79,8 +78,7 @@ def effective_outcome(record: Mapping[str, Any] | None) -> str | None:
     return outcome if outcome in OUTCOMES else UNKNOWN
 
 
-@dataclass(frozen=True)
-class RunIdentity:
+class RunIdentity(NamedTuple):
     """Which task instance a results line belongs to; ``try_number`` says which try wrote it."""
 
     dag_id: str

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from email.utils import parseaddr
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from airflow_provider_emailbr.exceptions import EmailBRInputError
 
@@ -53,8 +53,7 @@ def shorten(text: Any, limit: int = 160) -> str:
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
-@dataclass(frozen=True)
-class Attachment:
+class Attachment(NamedTuple):
     """A file to attach, read into memory: its name (with extension), bytes and MIME type."""
 
     name: str
@@ -120,7 +119,7 @@ class SimpleEmail:
         return [*self.to, *self.cc, *self.bcc]
 
 
-@dataclass
+@dataclass(eq=False)
 class SendItem:
     """One thing to send and account for: a recipient (MailGrid, envie.email) or a message (emailManager).
 

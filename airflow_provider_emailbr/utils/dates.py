@@ -21,16 +21,17 @@ from airflow_provider_emailbr.exceptions import EmailBRInputError
 
 DEFAULT_TIMEZONE = "America/Sao_Paulo"
 
+# Patterns compiled on first use by the ``re`` module (and kept in its cache), not at import.
 #: ``YYYY-MM-DD`` (groups 1-3) or ``DD/MM/YYYY`` (groups 4-6), in one match.
-_DATE = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})|(\d{1,2})/(\d{1,2})/(\d{4})")
+_DATE = r"(\d{4})-(\d{1,2})-(\d{1,2})|(\d{1,2})/(\d{1,2})/(\d{4})"
 #: ``HH:MM`` or ``HH:MM:SS``.
-_CLOCK = re.compile(r"(\d{1,2}):(\d{2})(?::(\d{2}))?")
+_CLOCK = r"(\d{1,2}):(\d{2})(?::(\d{2}))?"
 
 
 def parse_calendar_date(text: str) -> date | None:
     """The date written in ``text`` as ``YYYY-MM-DD`` or ``DD/MM/YYYY``; ``None`` when it is neither or
     names no real day (``31/02/2026``)."""
-    match = _DATE.fullmatch(text.strip())
+    match = re.fullmatch(_DATE, text.strip())
     if match is None:
         return None
     try:
@@ -45,7 +46,7 @@ def parse_wall_time(day: str, clock: str) -> datetime | None:
     """The naive local date-time of a date (:func:`parse_calendar_date`) and a ``HH:MM[:SS]`` clock, as
     zone-less vendor rows give them; ``None`` when either cannot be read."""
     calendar_day = parse_calendar_date(day)
-    match = _CLOCK.fullmatch(clock.strip())
+    match = re.fullmatch(_CLOCK, clock.strip())
     if calendar_day is None or match is None:
         return None
     try:

@@ -14,15 +14,13 @@ asks for more items, and applies one rule for every vendor:
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from airflow_provider_emailbr.exceptions import EmailBRResponseError
 from airflow_provider_emailbr.utils.text import read_int
 
 
-@dataclass(frozen=True)
-class PageScheme:
+class PageScheme(NamedTuple):
     """How to read one vendor's paged answer.
 
     :param items: returns the list of items in a page's parsed JSON.

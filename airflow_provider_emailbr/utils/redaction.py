@@ -52,12 +52,12 @@ def redact(text: object) -> str:
     pattern = _pattern
     if pattern is not None:
         out = pattern.sub(MASK, out)
-    return _QUERY_SECRET_RE.sub(lambda m: f"{m.group(1)}={MASK}", out)
+    return re.sub(_QUERY_SECRET, lambda m: f"{m.group(1)}={MASK}", out)
 
 
-_QUERY_SECRET_RE = re.compile(
-    r"(?i)\b(" + "|".join(sorted(SENSITIVE_QUERY_PARAMS)) + r")=([^&\s'\"#]+)",
-)
+#: A sensitive query parameter and its value; compiled on first use by the ``re`` module (and kept in its
+#: cache), not at import.
+_QUERY_SECRET = r"(?i)\b(" + "|".join(sorted(SENSITIVE_QUERY_PARAMS)) + r")=([^&\s'\"#]+)"
 
 
 def redact_url(url: str) -> str:

@@ -23,9 +23,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone, tzinfo
-from typing import Any
+from typing import Any, NamedTuple
 
 import pendulum
 
@@ -100,8 +99,7 @@ def _ceil_minute(value: datetime) -> datetime:
 # ---------------------------------------------------------------------------------------------- windows
 
 
-@dataclass(frozen=True)
-class ReportWindow:
+class ReportWindow(NamedTuple):
     """One query's window: ``[start, end)`` in UTC, inside which the zone's UTC offset is ``utc_offset``."""
 
     start: datetime

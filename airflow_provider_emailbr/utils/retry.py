@@ -16,9 +16,8 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from airflow_provider_emailbr.exceptions import (
     EmailBRRateLimitError,
@@ -65,8 +64,7 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
-@dataclass(frozen=True)
-class RetryPolicy:
+class RetryPolicy(NamedTuple):
     """Bounded retries with exponential backoff, jitter and ``Retry-After``.
 
     :param max_retries: repeats after the first attempt (0 disables retries).
@@ -79,7 +77,14 @@ class RetryPolicy:
     backoff_base: float = 1.0
     backoff_max: float = 60.0
     max_retry_after: float = 300.0
-    sleep: Callable[[float], None] = field(default=time.sleep, repr=False, compare=False)
+    sleep: Callable[[float], None] = time.sleep
+
+    def __repr__(self) -> str:
+        """The numbers only: ``sleep`` is a function, noise in logs."""
+        return (
+            f"RetryPolicy(max_retries={self.max_retries!r}, backoff_base={self.backoff_base!r}, "
+            f"backoff_max={self.backoff_max!r}, max_retry_after={self.max_retry_after!r})"
+        )
 
     def retry_reason(self, exc: BaseException, *, idempotent: bool) -> str | None:
         """Say why ``exc`` may be retried for a call of this idempotency, or ``None`` when it may not.
@@ -178,8 +183,7 @@ class RetryPolicy:
         return retrying(func)
 
 
-@dataclass
-class _AttemptState:
+class _AttemptState(NamedTuple):
     """The one attribute tenacity's wait strategies read from a retry state."""
 
     attempt_number: int

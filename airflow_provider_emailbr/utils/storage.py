@@ -12,9 +12,8 @@ import csv
 import io
 import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, NamedTuple
 
 from airflow_provider_emailbr.exceptions import EmailBRInputError
 
@@ -159,8 +158,7 @@ def _cell(value: Any) -> Any:
     return value
 
 
-@dataclass(frozen=True)
-class BadJsonLine:
+class BadJsonLine(NamedTuple):
     """A JSON Lines line that could not be parsed: its line number and why (for a report, not a crash)."""
 
     line: int

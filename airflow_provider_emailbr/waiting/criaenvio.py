@@ -11,8 +11,7 @@ and anything else (``Em criação``, ``Agendado``, ``Enviando``) keeps waiting.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from airflow_provider_emailbr.hooks.criaenvio import CAMPAIGN_CANCELLED, CAMPAIGN_COMPLETED, CAMPAIGN_PAUSED
 
@@ -23,8 +22,7 @@ PAUSED = "paused"
 WAITING = "waiting"
 
 
-@dataclass(frozen=True)
-class CampaignVerdict:
+class CampaignVerdict(NamedTuple):
     """What to do after one read of a campaign.
 
     :param outcome: :data:`SUCCESS`, :data:`CANCELLED`, :data:`PAUSED` (each ends the wait) or

@@ -9,9 +9,8 @@ through the hook, synchronously or asynchronously.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
-from typing import Any
+from typing import Any, NamedTuple
 
 from airflow_provider_emailbr.hooks.mailgrid import MailGridHook, MailGridReportRow, parse_report_row
 from airflow_provider_emailbr.utils.report_windows import ReportWindow, account_zone, plan_windows
@@ -75,8 +74,7 @@ def collect_deliveries(
         found[message_id] = delivery_record(row)
 
 
-@dataclass(frozen=True)
-class ReportQuery:
+class ReportQuery(NamedTuple):
     """One report query of a lookup: a window, and the one message id asked for (``None``: every row)."""
 
     window: ReportWindow
