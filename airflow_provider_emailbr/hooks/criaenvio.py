@@ -280,6 +280,16 @@ class CriaEnvioHook(EmailBRHook):
         _check_choice("status", filters.get("status"), CONTACT_STATUS)
         return self._iter("contact_search", filters, number)
 
+    def iter_unsubscribed_contacts(self, *, number: int | None = None) -> Iterator[dict[str, Any]]:
+        """Every contact that unsubscribed (``descadastrado``), lazily: the documented contact search
+        ``GET /contatos?status=descadastros``, 100 per page unless ``number`` says otherwise.
+
+        Each contact is the API's record: ``id``, ``email``, ``nome``, ``ativo``, ``descadastrado``,
+        ``dataCadastro`` (``YYYY-MM-DD HH:MM:SS``, the account's local time) … The API gives no date of the
+        unsubscription itself.
+        """
+        return self.iter_contacts(number=number, status="descadastros")
+
     def find_contact_by_email(self, email: str) -> dict[str, Any] | None:
         """The contact whose e-mail is exactly ``email`` (any status), or ``None``."""
         wanted = email.strip().lower()
@@ -602,6 +612,22 @@ def campaign_stats(view: Mapping[str, Any], timezone: str = DEFAULT_TIMEZONE) ->
     for key in CAMPAIGN_RATE_FIELDS:
         stats[key] = _float_or_none(view.get(key))
     return stats
+
+
+#: The columns of :func:`unsubscribed_row`: the address, the contact's id and when it was registered.
+UNSUBSCRIBED_COLUMNS = ("email", "id", "registered_at")
+
+
+def unsubscribed_row(contact: Mapping[str, Any], timezone: str = DEFAULT_TIMEZONE) -> dict[str, Any]:
+    """One row of an unsubscribed contact (see :meth:`CriaEnvioHook.iter_unsubscribed_contacts`) for an
+    export: ``email`` (trimmed, as the platform keeps it), ``id`` (text) and ``registered_at`` (the record's
+    ``dataCadastro`` as ISO-8601 with the offset of ``timezone``, or ``None``). The API gives no date of
+    the unsubscription itself."""
+    return {
+        "email": str(contact.get("email") or "").strip(),
+        "id": None if contact.get("id") is None else str(contact["id"]),
+        "registered_at": _local_iso(contact.get("dataCadastro"), timezone),
+    }
 
 
 def campaign_progress(stats: Mapping[str, Any]) -> str:

@@ -2,19 +2,30 @@
 
 An import runs in explicit phases, each a method a later feature can replace on its own:
 
-1. **read and validate** (:meth:`BaseImportContactsOperator.validated_batches`): raw rows stream from the
+1. **read, validate and stage** (:meth:`BaseImportContactsOperator.validated_batches`,
+   :meth:`~BaseImportContactsOperator.stage`): raw rows stream from the
    :class:`~airflow_provider_emailbr.importing.sources.RowSource` in batches of ``batch_size``; each row
-   becomes a :class:`~airflow_provider_emailbr.importing.rows.Contact` or a rejected row in the report.
-2. **batches to send** (:meth:`BaseImportContactsOperator.send_batches_of`): duplicates are collapsed
-   (case-insensitively; the last row wins, under the first spelling) with an on-disk store of the addresses
-   seen. Each :class:`ImportBatch` carries its number and its last source row.
+   becomes a :class:`~airflow_provider_emailbr.importing.rows.Contact` or a rejected row in the report
+   (suppressed addresses too), and valid contacts go to the on-disk
+   :class:`~airflow_provider_emailbr.importing.staging.Staging`, where duplicates collapse
+   (case-insensitively; the last row wins, under the first spelling). The platform's own opt-outs are then
+   dropped (:meth:`~BaseImportContactsOperator.drop_opted_out`) and the staged source is compared with the
+   last snapshot (``state_path``): new, changed, unchanged, gone; the ``mirror`` guard applies here, before
+   any request but the opt-out look-up.
+2. **batches to send** (:meth:`BaseImportContactsOperator.send_batches_of`): the new and changed contacts,
+   ``batch_size`` at a time. Each :class:`ImportBatch` carries its number and its last source row.
 3. **send** (:meth:`BaseImportContactsOperator.send`): the platform splits each batch into units of work
    (:meth:`~BaseImportContactsOperator.plan_units`: a ``contact/mass/add`` chunk, one contact's upsert) that
    run on a few threads with a bounded number in flight
    (:class:`~airflow_provider_emailbr.utils.throttle.BoundedInFlight`). Each unit answers one
    :class:`ContactOutcome` per contact; outcomes are applied in the operator's thread, in order.
 4. **confirmation** (:meth:`BaseImportContactsOperator.batch_confirmed`): called once every contact of a
-   batch, and of every batch before it, has an outcome: the point where a checkpoint can be stored.
+   batch, and of every batch before it, has an outcome: the point where a checkpoint can be stored. Every
+   contact the platform took is also recorded in the staging (:meth:`Staging.confirm`).
+5. **mirror** (:meth:`BaseImportContactsOperator.remove_gone`): with ``mirror=True``, contacts gone from
+   the source are taken out of the target (:meth:`~BaseImportContactsOperator.remove_contact`).
+6. **the next snapshot**: the previous one with what was confirmed applied, stored at ``state_path`` at the
+   end of the run, or after a failure (then it records exactly what was confirmed).
 
 The platform operators (:mod:`airflow_provider_emailbr.operators.iagente`,
 :mod:`airflow_provider_emailbr.operators.criaenvio`) only say which fields exist, how to resolve the target
@@ -27,6 +38,7 @@ import contextlib
 import functools
 import itertools
 import json
+import os
 import time
 from abc import abstractmethod
 from collections import Counter
@@ -37,7 +49,6 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from airflow.sdk import BaseOperator
 
 from airflow_provider_emailbr.exceptions import EmailBRInputError
-from airflow_provider_emailbr.importing.dedup import SeenEmails
 from airflow_provider_emailbr.importing.rows import (
     Contact,
     FieldSpec,
@@ -46,7 +57,10 @@ from airflow_provider_emailbr.importing.rows import (
     raw_email,
     safe_row,
 )
+from airflow_provider_emailbr.importing.snapshot import SnapshotStore
 from airflow_provider_emailbr.importing.sources import FileSource, IterableSource, RowSource, SqlSource
+from airflow_provider_emailbr.importing.staging import READ_CHUNK, Gone, Staging, SyncDiff
+from airflow_provider_emailbr.importing.suppression import Suppression, load_suppression
 from airflow_provider_emailbr.utils.privacy import mask_email
 from airflow_provider_emailbr.utils.storage import RowWriter
 from airflow_provider_emailbr.utils.throttle import BoundedInFlight
@@ -58,6 +72,13 @@ if TYPE_CHECKING:
 PROGRESS_EVERY = 10.0
 #: Columns of the rejected-rows report.
 REJECTED_COLUMNS = ("row", "email", "reason", "message", "vendor_message", "data")
+#: Reason of a row whose address is in the operator's ``suppress`` list.
+SUPPRESSED = "suppressed"
+#: Reason of a row whose contact unsubscribed on the platform.
+UNSUBSCRIBED = "unsubscribed"
+#: Reasons of rows left out because the person opted out: they do not count towards
+#: ``max_rejected_ratio`` (they say nothing about the quality of the source).
+OPT_OUT_REASONS = (SUPPRESSED, UNSUBSCRIBED)
 
 
 @dataclass
@@ -72,14 +93,26 @@ class ImportStats:
     updated: int = 0
     rejected: int = 0
     reasons: Counter = field(default_factory=Counter)
+    new: int = 0
+    changed: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    removal_failed: int = 0
+
+    @property
+    def opted_out(self) -> int:
+        """Rows rejected because the person opted out (:data:`OPT_OUT_REASONS`), not for their data."""
+        return sum(self.reasons[reason] for reason in OPT_OUT_REASONS)
 
 
 @dataclass
 class ImportBatch:
-    """One read batch: its valid contacts (de-duplicated before sending), sent together.
+    """A batch of contacts: as read and validated (phase 1), or as sent (new or changed staged contacts,
+    each once, phase 2).
 
-    ``number`` counts read batches from 0; ``last_row`` is the number of the batch's last source row, so
-    once the batch is confirmed every row up to it is settled (sent, or rejected in the report).
+    ``number`` counts batches from 0; ``last_row`` is the source row of the batch's last row (read) or last
+    contact (sent). Sent batches come in order of first appearance in the source, and the whole source is
+    staged (its invalid rows reported) before the first one.
     """
 
     number: int
@@ -91,12 +124,14 @@ class ImportBatch:
 class ContactOutcome:
     """What the platform did with one contact: a ``result`` when it took it, a ``rejection`` when not.
 
-    ``result`` is ``imported`` (IAGENTEmail), ``created``, ``updated`` or ``kept`` (CriaEnvio).
+    ``result`` is ``imported`` (IAGENTEmail), ``created``, ``updated`` or ``kept`` (CriaEnvio);
+    ``platform_id`` the contact's id on the platform when the answer gave it (kept in the snapshot).
     """
 
     contact: Contact
     result: str | None = None
     rejection: RowRejected | None = None
+    platform_id: str | None = None
 
 
 class ImportRun:
@@ -186,8 +221,16 @@ class BaseImportContactsOperator(BaseOperator):
     (CSV or JSON Lines, local or any ``ObjectStoragePath`` URI) or ``sql`` with ``sql_conn_id`` (any
     common-sql connection, read with ``fetchmany``).
 
-    Memory stays constant whatever the input size: rows stream from the source in batches, and the e-mails
-    already seen in the run live in a temporary on-disk SQLite table, not in a Python set.
+    Memory stays constant whatever the input size: rows stream from the source in batches and are staged
+    in a temporary on-disk SQLite table, not in Python objects. Each contact reaches the platform at most
+    once per run, with the values of its last row.
+
+    **Daily sync.** With ``state_path``, the run compares the staged source with the snapshot of the last
+    successful sync to the same target and sends only the contacts that are new or whose mapped values
+    (custom fields included) changed; unchanged ones cost no request. The snapshot is replaced at the end
+    of the run (after a failure, by one recording exactly what the platform confirmed, so nothing is lost).
+    With ``mirror=True`` contacts gone from the source are taken out of the target (never deleted from the
+    account), unless more than ``max_removed_ratio`` of the last snapshot would go.
 
     :param contacts: iterable of dicts (templated).
     :param source_path: file path or URI (templated); format from the extension or ``source_format``.
@@ -200,13 +243,25 @@ class BaseImportContactsOperator(BaseOperator):
     :param sql_parameters: parameters of the query.
     :param field_mapping: ``{platform field: source column}``; unmapped fields use same-named or well-known
         columns (``email``/``e-mail``, ``nome``/``name`` …).
-    :param batch_size: rows read and validated per batch.
+    :param batch_size: rows read and validated per batch, and contacts sent per batch.
     :param rejected_path: where to write the rejected rows (CSV or JSON Lines, local or object storage).
     :param rejected_format: ``csv`` or ``jsonl`` when the extension does not say.
     :param rejected_conn_id: connection for the object store of ``rejected_path``.
     :param max_rejected_ratio: fail the task, after the whole import, when more than this fraction of the
-        received rows was rejected (default 0.05). The report is written either way.
-    :param dry_run: read, validate, resolve the target and count — send nothing.
+        received rows was rejected (default 0.05); rows left out because the person opted out
+        (``suppressed``, ``unsubscribed``) do not count. The report is written either way.
+    :param state_path: where the snapshot of the last successful sync to this target is kept (templated): a
+        local path, a URI or an ``ObjectStoragePath``. Use object storage on a distributed deployment.
+    :param state_conn_id: connection for the object store of ``state_path``.
+    :param mirror: take contacts that left the source out of the target (needs ``state_path``).
+    :param max_removed_ratio: with ``mirror``, fail before any request when more than this fraction of the
+        last snapshot would be removed (default 0.1): an empty or broken source must not empty a list.
+    :param full_refresh: ignore the stored snapshot (it is not even read), send every contact, store a
+        fresh snapshot; nothing is removed in such a run.
+    :param suppress: addresses never to send (templated): a list or XCom of addresses, or the path or URI
+        of a CSV or JSON Lines file with an ``email`` column; matching rows are rejected as ``suppressed``.
+    :param suppress_conn_id: connection for the object store of ``suppress``.
+    :param dry_run: read, validate, resolve the target, compare and count — send and remove nothing.
     :param mask_emails: log e-mail addresses masked (default ``True``).
     """
 
@@ -217,6 +272,8 @@ class BaseImportContactsOperator(BaseOperator):
         "sql_parameters",
         "field_mapping",
         "rejected_path",
+        "state_path",
+        "suppress",
     )
     template_fields_renderers: ClassVar[dict[str, str]] = {"sql": "sql", "field_mapping": "json"}
     ui_color = "#e8f4f8"
@@ -244,6 +301,13 @@ class BaseImportContactsOperator(BaseOperator):
         rejected_format: str | None = None,
         rejected_conn_id: str | None = None,
         max_rejected_ratio: float = 0.05,
+        state_path: str | ObjectStoragePath | None = None,
+        state_conn_id: str | None = None,
+        mirror: bool = False,
+        max_removed_ratio: float = 0.1,
+        full_refresh: bool = False,
+        suppress: Iterable[Any] | str | ObjectStoragePath | None = None,
+        suppress_conn_id: str | None = None,
         dry_run: bool = False,
         mask_emails: bool = True,
         **kwargs: Any,
@@ -264,6 +328,13 @@ class BaseImportContactsOperator(BaseOperator):
         self.rejected_format = rejected_format
         self.rejected_conn_id = rejected_conn_id
         self.max_rejected_ratio = max_rejected_ratio
+        self.state_path = state_path
+        self.state_conn_id = state_conn_id
+        self.mirror = mirror
+        self.max_removed_ratio = max_removed_ratio
+        self.full_refresh = full_refresh
+        self.suppress = suppress
+        self.suppress_conn_id = suppress_conn_id
         self.dry_run = dry_run
         self.mask_emails = mask_emails
         given = [name for name, value in self._sources().items() if value is not None]
@@ -278,6 +349,14 @@ class BaseImportContactsOperator(BaseOperator):
             raise EmailBRInputError(f"max_rejected_ratio: {max_rejected_ratio!r} must be between 0 and 1")
         if not isinstance(batch_size, int) or batch_size < 1:
             raise EmailBRInputError(f"batch_size: {batch_size!r} must be a positive integer")
+        if mirror and state_path is None:
+            raise EmailBRInputError(
+                "mirror: needs state_path (the snapshot of the last sync says which contacts left the source)"
+            )
+        if isinstance(max_removed_ratio, bool) or not (
+            isinstance(max_removed_ratio, (int, float)) and 0 <= max_removed_ratio <= 1
+        ):
+            raise EmailBRInputError(f"max_removed_ratio: {max_removed_ratio!r} must be between 0 and 1")
 
     def _sources(self) -> dict[str, Any]:
         return {"contacts": self.contacts, "source_path": self.source_path, "sql": self.sql}
@@ -303,6 +382,24 @@ class BaseImportContactsOperator(BaseOperator):
         Raise to fail the task (a wrong key, an account-wide refusal): nothing more is sent, and the
         outcomes of the units before this one are still counted and reported.
         """
+
+    @abstractmethod
+    def target_identity(self) -> dict[str, Any]:
+        """What identifies the target as configured (connection, group or lists, custom fields), known
+        before any request: a snapshot stored for another identity is refused."""
+
+    @abstractmethod
+    def remove_contact(self, gone: Gone) -> bool:
+        """Take one contact out of the target (in a worker thread), never deleting it from the account.
+
+        Answer ``True`` when it is out (also when it already was), ``False`` when the removal failed (it
+        stays in the snapshot and the next run tries again); raise to fail the task.
+        """
+
+    def opted_out(self) -> Suppression | None:
+        """The platform's own opt-outs, asked before sending (rows matching are rejected as
+        ``unsubscribed``); the base has none."""
+        return None
 
     @property
     def max_in_flight(self) -> int:
@@ -330,47 +427,143 @@ class BaseImportContactsOperator(BaseOperator):
         """Import every row; return the summary (also when nothing had to be sent).
 
         Summary keys: ``received`` (rows read), ``valid`` (passed validation), ``duplicates`` (rows whose
-        e-mail appeared earlier in this run; the last one wins), ``sent`` (contacts the platform accepted),
+        e-mail appeared earlier in this run; the last one wins), ``new``, ``changed`` and ``unchanged``
+        (distinct contacts compared with the last snapshot; without ``state_path`` every contact is new),
+        ``removed`` (taken out of the target by ``mirror``), ``sent`` (contacts the platform accepted),
         ``created``/``updated`` (CriaEnvio), ``rejected`` with ``rejected_reasons``, ``duration_seconds``,
-        ``rate_per_second``, ``rejected_path``, ``dry_run`` and the resolved target.
+        ``rate_per_second``, ``rejected_path``, ``state_path``, ``dry_run`` and the resolved target. In a
+        dry run ``new``, ``changed`` and ``removed`` say what a real run would send and remove.
         """
         self._check_rendered()
         source = self.row_source()
         normaliser = self.row_normaliser()
         started = time.monotonic()
-        target = self.prepare_target()
+        target: dict[str, Any] = {}
         with contextlib.ExitStack() as stack:
+            store = self._snapshot_store()
+            previous = None
+            if store is not None:
+                stack.enter_context(store)
+                if self.full_refresh:
+                    self.log.info("full_refresh: the stored snapshot is ignored; every contact is sent")
+                else:
+                    previous = store.load()
+            suppression = load_suppression(self.suppress, conn_id=self.suppress_conn_id)
+            if suppression is not None:
+                stack.enter_context(suppression)
+            staging = stack.enter_context(Staging(self.fields_spec, previous))
             report = self._rejected_writer()
             if report is not None:
                 stack.enter_context(report)
             run = ImportRun(report, self.log, source.size_hint())
-            seen = stack.enter_context(SeenEmails())
-            batches = self.send_batches_of(self.validated_batches(source, normaliser, run), seen, run)
+            self.stage(self.validated_batches(source, normaliser, run), staging, run, suppression)
+            self.drop_opted_out(staging, run)
+            diff = staging.diff()
+            self._count_diff(diff, run.stats, previous is not None)
+            target = self.prepare_target()
+            if store is not None:
+                store.check_target(target)
+            if self.dry_run:
+                summary = self._summary(run.stats, started, target)
+                self.log.info("%s dry run: %s", self.platform, json.dumps(summary, ensure_ascii=False))
+                return summary
             try:
-                if self.dry_run:
-                    for _ in batches:
-                        run.maybe_log_progress()
-                else:
-                    self.send(batches, run)
+                self.send(self.send_batches_of(staging), run, staging)
+                if self.mirror and previous is not None:
+                    self.remove_gone(staging, run)
             except Exception:
                 partial = json.dumps(self._summary(run.stats, started, target), ensure_ascii=False)
                 self.log.error("%s import stopped; counted until then: %s", self.platform, partial)
+                if store is not None:
+                    self._store_after_failure(store, staging, target)
                 raise
+            if store is not None and previous is not None and not staging.confirmed_any():
+                self.log.info("nothing changed: the snapshot at %s stays as it is", store.shown)
+            elif store is not None:
+                count = self._store(store, staging, target)
+                self.log.info("snapshot of %d contact(s) stored at %s", count, store.shown)
         stats = run.stats
         summary = self._summary(stats, started, target)
         self.log.info("%s import finished: %s", self.platform, json.dumps(summary, ensure_ascii=False))
-        if stats.received and stats.rejected / stats.received > self.max_rejected_ratio:
-            from airflow.sdk.exceptions import AirflowException
-
-            raise AirflowException(
-                f"{stats.rejected} of {stats.received} rows rejected "
-                f"({stats.rejected / stats.received:.1%}), "
-                f"more than max_rejected_ratio={self.max_rejected_ratio:.1%}; summary: "
-                f"{json.dumps(summary, ensure_ascii=False)}"
-            )
+        self._check_outcome(stats, summary)
         return summary
 
-    # ------------------------------------------------------------------ phase 1: read and validate
+    def _check_outcome(self, stats: ImportStats, summary: Mapping[str, Any]) -> None:
+        """Fail a finished run with too many rejected rows, or with removals that failed."""
+        from airflow.sdk.exceptions import AirflowException
+
+        shown = json.dumps(summary, ensure_ascii=False)
+        received, rejected = stats.received - stats.opted_out, stats.rejected - stats.opted_out
+        if received and rejected / received > self.max_rejected_ratio:
+            raise AirflowException(
+                f"{rejected} of {received} rows rejected ({rejected / received:.1%}), more than "
+                f"max_rejected_ratio={self.max_rejected_ratio:.1%}; summary: {shown}"
+            )
+        if stats.removal_failed:
+            raise AirflowException(
+                f"{stats.removal_failed} contact(s) could not be taken out of the target; they stay in the "
+                f"snapshot and the next run tries again; summary: {shown}"
+            )
+
+    # ------------------------------------------------------------------ the snapshot
+
+    def _snapshot_store(self) -> SnapshotStore | None:
+        if self.state_path is None:
+            return None
+        identity = {
+            "vendor": self.platform,
+            "field_mapping": dict(sorted((self.field_mapping or {}).items())),
+            **self.target_identity(),
+        }
+        return SnapshotStore(self.state_path, conn_id=self.state_conn_id, identity=identity)
+
+    def _count_diff(self, diff: SyncDiff, stats: ImportStats, has_previous: bool) -> None:
+        """Put the comparison in the counters; with ``mirror``, refuse to remove too much (before any
+        request)."""
+        stats.new, stats.changed, stats.unchanged = diff.new, diff.changed, diff.unchanged
+        if has_previous:
+            self.log.info(
+                "compared with the last snapshot (%d contacts): %d new, %d changed, %d unchanged, %d gone "
+                "from the source",
+                diff.previous,
+                diff.new,
+                diff.changed,
+                diff.unchanged,
+                diff.removed,
+            )
+        if not (self.mirror and has_previous):
+            return
+        if diff.previous and diff.removed / diff.previous > self.max_removed_ratio:
+            raise EmailBRInputError(
+                f"max_removed_ratio: {diff.removed} of the {diff.previous} contacts of the last snapshot "
+                f"({diff.removed / diff.previous:.1%}) are gone from the source, more than "
+                f"max_removed_ratio={self.max_removed_ratio:.1%}; nothing was sent or removed. Check the "
+                f"source (an empty or broken export must not empty the target); if the removals are "
+                f"right, raise max_removed_ratio for one run"
+            )
+        if self.dry_run:
+            stats.removed = diff.removed
+
+    def _store(self, store: SnapshotStore, staging: Staging, target: Any) -> int:
+        local = store.new_file()
+        count = staging.write_snapshot(local, store.meta(target))
+        store.store(local)
+        return count
+
+    def _store_after_failure(self, store: SnapshotStore, staging: Staging, target: Any) -> None:
+        """After a failure, store what the platform confirmed (the rest is sent again by the next run)."""
+        try:
+            count = self._store(store, staging, target)
+        except Exception:
+            self.log.exception("the snapshot of what was confirmed could not be stored; the old one stays")
+        else:
+            self.log.warning(
+                "snapshot of the %d contact(s) confirmed so far stored at %s; the next run sends the rest",
+                count,
+                store.shown,
+            )
+
+    # ------------------------------------------------------------------ phase 1: read, validate, stage
 
     def row_source(self) -> RowSource:
         """The source given to the operator."""
@@ -421,39 +614,55 @@ class BaseImportContactsOperator(BaseOperator):
             stats.valid += len(valid)
             yield ImportBatch(batch_number, batch[-1][0], valid)
 
+    def stage(
+        self,
+        validated: Iterable[ImportBatch],
+        staging: Staging,
+        run: ImportRun,
+        suppression: Suppression | None,
+    ) -> None:
+        """Write every valid contact to the staged source, collapsing duplicates (case-insensitively; the
+        last row wins, under the first spelling); rows of suppressed addresses are rejected instead."""
+        for batch in validated:
+            contacts = batch.contacts
+            if suppression is not None and contacts:
+                hits = suppression.matching(c.email.lower() for c in contacts)
+                if hits:
+                    for contact in contacts:
+                        if contact.email.lower() in hits:
+                            message = f"{self.show(contact.email)} is in the suppress list"
+                            run.reject(contact.row, contact.email, SUPPRESSED, message, data=contact.fields)
+                    contacts = [c for c in contacts if c.email.lower() not in hits]
+            staging.stage(contacts)
+            run.maybe_log_progress()
+        run.stats.duplicates = staging.staged_rows - staging.distinct()
+
+    def drop_opted_out(self, staging: Staging, run: ImportRun) -> None:
+        """Reject (as ``unsubscribed``) the staged contacts the platform says opted out."""
+        opted_out = self.opted_out()
+        if opted_out is None:
+            return
+        with opted_out:
+            for keys in staging.iter_keys():
+                hits = opted_out.matching(keys)
+                for contact in staging.drop(hits) if hits else ():
+                    message = f"{self.show(contact.email)} unsubscribed on {self.platform}"
+                    run.reject(contact.row, contact.email, UNSUBSCRIBED, message, data=contact.fields)
+
     # ------------------------------------------------------------------ phase 2: batches to send
 
-    def send_batches_of(
-        self, validated: Iterable[ImportBatch], seen: SeenEmails, run: ImportRun
-    ) -> Iterator[ImportBatch]:
-        """Collapse duplicate e-mails (case-insensitively) in each batch before it is sent.
-
-        Inside a batch the last row wins, under the first spelling of the address; a contact seen in an
-        earlier batch is sent again (so the last row wins on the platform) under its first spelling.
-        """
-        for batch in validated:
-            unique: dict[str, Contact] = {}
-            for contact in batch.contacts:
-                key = contact.email.lower()
-                earlier = unique.get(key)
-                if earlier is not None:
-                    run.stats.duplicates += 1
-                    contact.email = earlier.email
-                unique[key] = contact
-            if unique:
-                first_spellings = seen.add_batch({key: c.email for key, c in unique.items()})
-                run.stats.duplicates += len(first_spellings)
-                for key, spelling in first_spellings.items():
-                    unique[key].email = spelling
-            batch.contacts = list(unique.values())
-            yield batch
+    def send_batches_of(self, staging: Staging) -> Iterator[ImportBatch]:
+        """The staged contacts to send (new or changed), ``batch_size`` at a time, in order of first
+        appearance in the source; ``last_row`` is the source row of a batch's last contact."""
+        for number, contacts in enumerate(staging.to_send(self.batch_size)):
+            yield ImportBatch(number, contacts[-1].row, contacts)
 
     # ------------------------------------------------------------------ phases 3 and 4: send, confirm
 
-    def send(self, batches: Iterable[ImportBatch], run: ImportRun) -> None:
+    def send(self, batches: Iterable[ImportBatch], run: ImportRun, staging: Staging | None = None) -> None:
         """Send every batch's units with :attr:`max_in_flight` workers; apply outcomes and confirmations
-        in the operator's thread, in source order."""
-        settle = functools.partial(self._settle, run)
+        in the operator's thread, in source order (and record what was confirmed in ``staging``)."""
+        settle = functools.partial(self._settle, run, staging)
         with BoundedInFlight(
             self.max_in_flight,
             window=self.in_flight_window,
@@ -467,11 +676,46 @@ class BaseImportContactsOperator(BaseOperator):
                 run.maybe_log_progress()
             flight.drain()
 
-    def _settle(self, run: ImportRun, tag: Any, outcomes: list[ContactOutcome] | None) -> None:
+    def _settle(
+        self, run: ImportRun, staging: Staging | None, tag: Any, outcomes: list[ContactOutcome] | None
+    ) -> None:
         if isinstance(tag, ImportBatch):
             self.batch_confirmed(tag, run.stats)
         elif outcomes:
             run.record(outcomes)
+            if staging is not None:
+                staging.confirm((o.contact.email, o.platform_id) for o in outcomes if o.rejection is None)
+
+    # ------------------------------------------------------------------ phase 5: mirror removals
+
+    def remove_gone(self, staging: Staging, run: ImportRun) -> None:
+        """Take the contacts gone from the source out of the target (:meth:`remove_contact`), recording
+        each removal in ``staging`` as it is confirmed."""
+
+        def settle(gone: Gone, removed: bool | None) -> None:
+            if removed:
+                run.stats.removed += 1
+                staging.removed([gone.key])
+            else:
+                run.stats.removal_failed += 1
+
+        with BoundedInFlight(
+            self.max_in_flight,
+            window=self.in_flight_window,
+            consume=settle,
+            name=f"{self.platform.lower()}-mirror",
+        ) as flight:
+            for chunk in staging.gone(READ_CHUNK):
+                for gone in chunk:
+                    flight.submit(self.remove_contact, gone, tag=gone)
+                run.maybe_log_progress()
+            flight.drain()
+        if run.stats.removed or run.stats.removal_failed:
+            self.log.info(
+                "mirror: %d contact(s) taken out of the target, %d failed",
+                run.stats.removed,
+                run.stats.removal_failed,
+            )
 
     # ------------------------------------------------------------------ summary and checks
 
@@ -486,9 +730,14 @@ class BaseImportContactsOperator(BaseOperator):
             "updated": stats.updated,
             "rejected": stats.rejected,
             "rejected_reasons": dict(sorted(stats.reasons.items())),
+            "new": stats.new,
+            "changed": stats.changed,
+            "unchanged": stats.unchanged,
+            "removed": stats.removed,
             "duration_seconds": round(duration, 3),
             "rate_per_second": round(stats.received / duration, 1) if duration > 0 else None,
             "rejected_path": str(self.rejected_path) if self.rejected_path else None,
+            "state_path": str(self.state_path) if self.state_path else None,
             "dry_run": self.dry_run,
             **target,
         }
@@ -501,6 +750,11 @@ class BaseImportContactsOperator(BaseOperator):
             raise EmailBRInputError(
                 f"contacts: expected an iterable of dicts (e.g. a list from an upstream task), got "
                 f"{type(self.contacts).__name__}"
+            )
+        if self.state_path is not None and not isinstance(self.state_path, (str, os.PathLike)):
+            raise EmailBRInputError(
+                f"state_path: expected a local path, a URI or an ObjectStoragePath, got "
+                f"{type(self.state_path).__name__}"
             )
         if self.field_mapping is not None:
             if not isinstance(self.field_mapping, Mapping):
@@ -536,8 +790,11 @@ class BaseImportContactsOperator(BaseOperator):
 
 
 __all__ = [
+    "OPT_OUT_REASONS",
     "PROGRESS_EVERY",
     "REJECTED_COLUMNS",
+    "SUPPRESSED",
+    "UNSUBSCRIBED",
     "BaseImportContactsOperator",
     "ContactOutcome",
     "ImportBatch",

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow_provider_emailbr.exceptions import EmailBRInputError
 from airflow_provider_emailbr.importing.sources import EXTRA_CELLS
@@ -19,6 +19,9 @@ from airflow_provider_emailbr.utils.dates import parse_birth_date
 from airflow_provider_emailbr.utils.emails import InvalidEmail, normalise_email
 from airflow_provider_emailbr.utils.privacy import mask_email
 from airflow_provider_emailbr.utils.storage import BadJsonLine
+
+if TYPE_CHECKING:
+    from airflow_provider_emailbr.importing.staging import SyncState
 
 #: Column names read as the e-mail when reporting a row that could not be normalised.
 _EMAIL_COLUMNS = ("email", "e-mail", "e_mail", "mail")
@@ -58,12 +61,17 @@ class FieldSpec:
 
 @dataclass
 class Contact:
-    """One validated contact ready to send: its source row number, e-mail and platform fields."""
+    """One validated contact ready to send: its source row number, e-mail and platform fields.
+
+    ``sync`` is what the previous snapshot knows of it (platform id, changed parts); ``None`` when the
+    contact is new or the run keeps no snapshot.
+    """
 
     row: int
     email: str
     fields: dict[str, Any]
     custom: dict[str, Any] = field(default_factory=dict)
+    sync: SyncState | None = None
 
 
 #: Where the fields of rows with a given set of columns are read from: the e-mail column (``None`` when

@@ -2,7 +2,8 @@
 
 :class:`CriaEnvioImportContactsOperator` upserts contacts into lists.
 :class:`CriaEnvioCreateCampaignOperator` creates the message, optionally sends it to the account's test list,
-and schedules the campaign; :class:`CriaEnvioCampaignControlOperator` pauses, cancels or resumes one. Waiting
+and schedules the campaign; :class:`CriaEnvioCampaignControlOperator` pauses, cancels or resumes one.
+:class:`CriaEnvioExportUnsubscribesOperator` writes the contacts who unsubscribed to a file. Waiting
 for a campaign to go out is the job of
 :class:`~airflow_provider_emailbr.sensors.criaenvio.CriaEnvioCampaignSensor`.
 
@@ -43,17 +44,26 @@ from airflow_provider_emailbr.hooks.criaenvio import (
     CAMPAIGN_CANCELLED,
     CAMPAIGN_PAUSED,
     CAMPAIGN_SCHEDULED,
+    UNSUBSCRIBED_COLUMNS,
     CriaEnvioHook,
     campaign_status,
     concerns_one_contact,
     created_id_of,
     created_record,
+    unsubscribed_row,
 )
-from airflow_provider_emailbr.importing.engine import BaseImportContactsOperator, ContactOutcome
+from airflow_provider_emailbr.importing.engine import (
+    UNSUBSCRIBED,
+    BaseImportContactsOperator,
+    ContactOutcome,
+)
 from airflow_provider_emailbr.importing.rows import Contact, FieldSpec, RowRejected
+from airflow_provider_emailbr.importing.staging import Gone, SyncState
+from airflow_provider_emailbr.importing.suppression import Suppression, suppression_key
 from airflow_provider_emailbr.utils.dates import to_local
 from airflow_provider_emailbr.utils.privacy import mask_email
 from airflow_provider_emailbr.utils.retry import NOT_PROCESSED_STATUSES
+from airflow_provider_emailbr.utils.storage import RowWriter
 from airflow_provider_emailbr.utils.text import as_bool, read_int, required, split_list
 from airflow_provider_emailbr.utils.throttle import Throttle
 
@@ -62,9 +72,6 @@ if TYPE_CHECKING:
     from pendulum import DateTime
 
 # ------------------------------------------------------------------------------------------ contact import
-
-#: Reason of a row whose contact unsubscribed on the platform (CriaEnvio refuses to re-activate it).
-UNSUBSCRIBED = "unsubscribed"
 
 
 class CriaEnvioImportContactsOperator(BaseImportContactsOperator):
@@ -75,9 +82,16 @@ class CriaEnvioImportContactsOperator(BaseImportContactsOperator):
     to the lists and its custom fields are set. Fields: ``email``, ``nome``, ``sexo`` (normalised to m/f),
     ``data_de_nascimento`` (sent as ``DD/MM/YYYY``), plus ``custom_fields``.
 
-    A refusal that concerns one contact (it unsubscribed: reason ``unsubscribed``) or a request that failed
-    rejects that row; a wrong key or a refusal for the whole account (e.g. not enough credits) fails the
-    task at once, sending nothing more.
+    Before sending, the account's unsubscribed contacts (``status=descadastros``) are read: rows of those
+    addresses are rejected as ``unsubscribed`` and never subscribed again (opt-outs are final). A refusal
+    that concerns one contact (it unsubscribed: reason ``unsubscribed``) or a request that failed rejects
+    that row; a wrong key or a refusal for the whole account (e.g. not enough credits) fails the task at
+    once, sending nothing more.
+
+    With ``state_path`` the snapshot keeps each contact's CriaEnvio id: a changed contact is one
+    ``PUT /contatos/{id}`` (plus ``/campos`` only when its custom fields changed), a new one a create that
+    looks the e-mail up only when CriaEnvio answers that it already exists. ``mirror=True`` takes contacts
+    that left the source out of the lists with ``desinscrever`` (they stay in the account).
 
     :param list_ids: target list ids, or
     :param list_names: target list names (exact); with ``create_lists=True`` missing ones are created.
@@ -227,20 +241,27 @@ class CriaEnvioImportContactsOperator(BaseImportContactsOperator):
 
     def send_unit(self, unit: Contact) -> list[ContactOutcome]:
         try:
-            return [ContactOutcome(unit, result=self._upsert(unit))]
+            contact_id, result = self._upsert(unit)
+            return [ContactOutcome(unit, result=result, platform_id=contact_id)]
         except RowRejected as rejection:
             return [ContactOutcome(unit, rejection=rejection)]
 
-    def _upsert(self, contact: Contact) -> str:
-        """Create or update one contact, subscribe it, set its fields; return created/updated/kept."""
+    def _upsert(self, contact: Contact) -> tuple[str, str]:
+        """Create or update one contact, subscribe it, set its fields; return its id and
+        created/updated/kept."""
         try:
+            known = contact.sync
+            if known is not None and known.platform_id:
+                result = self._update_known(contact, known)
+                if result is not None:
+                    return known.platform_id, result
             contact_id, outcome = self._create_or_find(contact, contact.fields)
             if self._list_ids:
                 self.hook.subscribe_contact(contact_id, self._list_ids)
-            values = {self._field_ids[n]: v for n, v in contact.custom.items() if n in self._field_ids}
+            values = self._custom_values(contact)
             if values and outcome != "kept":
                 self.hook.set_contact_fields(contact_id, values)
-            return outcome
+            return contact_id, outcome
         except EmailBRRefusedError as err:
             if not concerns_one_contact(str(err.vendor_message or "")):
                 raise account_refusal(err) from None
@@ -254,6 +275,81 @@ class CriaEnvioImportContactsOperator(BaseImportContactsOperator):
             if isinstance(err, EmailBRAuthError) or getattr(err, "status", None) in (401, 403):
                 raise  # a wrong key fails the task at once instead of rejecting every row
             raise RowRejected("request_failed", f"{type(err).__name__}: {err}") from None
+
+    def _custom_values(self, contact: Contact) -> dict[str, Any]:
+        return {self._field_ids[n]: v for n, v in contact.custom.items() if n in self._field_ids}
+
+    def _update_known(self, contact: Contact, known: SyncState) -> str | None:
+        """A changed contact the snapshot knows the id of (already in the lists): send only the parts that
+        changed; ``None`` when CriaEnvio no longer has that id (the contact is then created again)."""
+        if self.mode == "create_only":
+            return "kept"
+        contact_id = str(known.platform_id)
+        try:
+            if "fields" in known.changed and contact.fields:
+                self.hook.update_contact(contact_id, **contact.fields)
+            values = self._custom_values(contact)
+            if "custom" in known.changed and values:
+                self.hook.set_contact_fields(contact_id, values)
+        except EmailBRNotFoundError:
+            self.log.warning(
+                "contact %s (id %s) is no longer in CriaEnvio; creating it again",
+                self.show(contact.email),
+                contact_id,
+            )
+            return None
+        return "updated"
+
+    # ------------------------------------------------------------------ daily sync
+
+    def target_identity(self) -> dict[str, Any]:
+        lists = (
+            {"list_ids": split_list("list_ids", self.list_ids)}
+            if self.list_ids is not None
+            else {"list_names": split_list("list_names", self.list_names)}
+        )
+        return {
+            "conn_id": self.criaenvio_conn_id,
+            **lists,
+            "custom_fields": dict(sorted((self.custom_fields or {}).items())),
+        }
+
+    def opted_out(self) -> Suppression:
+        """The account's unsubscribed contacts (``status=descadastros``), read before anything is sent."""
+        unsubscribed = Suppression("CriaEnvio's unsubscribed contacts")
+        keys: list[str] = []
+        for record in self.hook.iter_unsubscribed_contacts():
+            try:
+                keys.append(suppression_key(str(record.get("email") or "")))
+            except ValueError:
+                continue  # an address CriaEnvio holds but no row can match
+            if len(keys) >= 1000:
+                unsubscribed.add(keys)
+                keys = []
+        unsubscribed.add(keys)
+        if len(unsubscribed):
+            self.log.info("%d contact(s) unsubscribed on CriaEnvio: never re-subscribed", len(unsubscribed))
+        return unsubscribed
+
+    def remove_contact(self, gone: Gone) -> bool:
+        """``desinscrever`` the contact from the target lists (it stays in the account)."""
+        try:
+            contact_id = gone.platform_id
+            if not contact_id:
+                found = self.hook.find_contact_by_email(gone.email)
+                if found is None:
+                    return True  # not in the account, so not in the lists
+                contact_id = str(found["id"])
+            if self._list_ids:
+                self.hook.unsubscribe_contact(contact_id, self._list_ids)
+            return True
+        except EmailBRNotFoundError:
+            return True  # the contact was deleted on the platform
+        except (EmailBRTransportError, EmailBRApiError) as err:
+            if isinstance(err, EmailBRAuthError) or getattr(err, "status", None) in (401, 403):
+                raise
+            self.log.warning("could not take %s out of the lists: %s", self.show(gone.email), err)
+            return False
 
     def _create_or_find(self, contact: Contact, body: Mapping[str, Any]) -> tuple[str, str]:
         try:
@@ -874,3 +970,75 @@ class CriaEnvioCampaignControlOperator(_CriaEnvioOperatorMixin, BaseOperator):
             "status": after,
             "changed": changed,
         }
+
+
+# ------------------------------------------------------------------------------------- opt-out export
+
+
+class CriaEnvioExportUnsubscribesOperator(_CriaEnvioOperatorMixin, BaseOperator):
+    """Write the contacts who unsubscribed on CriaEnvio (``descadastrado``) to a CSV or JSON Lines file.
+
+    Under the LGPD a withdrawn consent stays withdrawn everywhere: the file goes back to the CRM, and into
+    the ``suppress`` parameter of the import operators of any platform, so nobody who left one list is
+    subscribed through another. Reads the documented contact search ``GET /contatos?status=descadastros``
+    page by page (100 contacts per request) and writes each contact as it comes (constant memory).
+
+    Columns: ``email`` (as the platform keeps it), ``id`` (the contact's id) and ``registered_at`` (the
+    contact's ``dataCadastro``, ISO-8601 with the offset of the connection's time zone). The API gives no
+    date of the unsubscription itself.
+
+    The file is written next to its place as ``<name>.partial`` and moved over ``output_path`` only when
+    every page was read, so a failed task never leaves a half list where a complete one is expected.
+
+    :param output_path: the file: a local path, a URI (``s3://…``, ``gs://…``, ``file://…``) or an
+        ``ObjectStoragePath``. Templated.
+    :param output_format: ``csv`` or ``jsonl``; ``None`` takes it from ``output_path``'s extension
+        (``.csv``, ``.jsonl``, ``.ndjson``). Templated.
+    :param output_conn_id: the object store's connection, for a URI.
+    :param criaenvio_conn_id: the CriaEnvio connection.
+
+    Returns (XCom) ``{"count", "path", "format"}``: the number of contacts written, the file and its format.
+    """
+
+    template_fields: Sequence[str] = ("output_path", "output_format")
+    ui_color = "#fde9d9"
+
+    def __init__(
+        self,
+        *,
+        output_path: Any,
+        output_format: str | None = None,
+        output_conn_id: str | None = None,
+        criaenvio_conn_id: str = CriaEnvioHook.default_conn_name,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.output_path = output_path
+        self.output_format = output_format
+        self.output_conn_id = output_conn_id
+        self.criaenvio_conn_id = criaenvio_conn_id
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        """Read every unsubscribed contact and write it; return the count, the file and its format."""
+        if self.output_path is None or not str(self.output_path).strip():
+            raise EmailBRInputError(
+                "output_path: give the file to write, e.g. '/data/descadastros.csv' or "
+                "'s3://bucket/descadastros.jsonl'"
+            )
+        # the format and the path are checked before any request
+        writer = RowWriter(
+            self.output_path,
+            columns=UNSUBSCRIBED_COLUMNS,
+            fmt=self.output_format,
+            conn_id=self.output_conn_id,
+            atomic=True,
+        )
+        hook = self.hook
+        timezone = hook.timezone
+        with writer:
+            for contact in hook.iter_unsubscribed_contacts():
+                writer.write(unsubscribed_row(contact, timezone))
+        self.log.info(
+            "Wrote %d unsubscribed CriaEnvio contact(s) to %s (%s).", writer.rows, writer.path, writer.format
+        )
+        return {"count": writer.rows, "path": str(writer.path), "format": writer.format}

@@ -1,4 +1,4 @@
-"""IAGENTEmail operators: contact import into a group with ``contact/mass/add``."""
+"""IAGENTEmail operators: contact import into a group with ``contact/mass/add``, and its daily sync."""
 
 from __future__ import annotations
 
@@ -7,11 +7,18 @@ from datetime import date
 from functools import cached_property
 from typing import Any, ClassVar
 
-from airflow_provider_emailbr.exceptions import EmailBRInputError, EmailBRValidationError
+from airflow_provider_emailbr.exceptions import (
+    EmailBRApiError,
+    EmailBRAuthError,
+    EmailBRInputError,
+    EmailBRTransportError,
+    EmailBRValidationError,
+)
 from airflow_provider_emailbr.hooks.base import PreparedCall
 from airflow_provider_emailbr.hooks.iagente import IAgenteEmailHook
 from airflow_provider_emailbr.importing.engine import BaseImportContactsOperator, ContactOutcome
 from airflow_provider_emailbr.importing.rows import Contact, FieldSpec, RowRejected
+from airflow_provider_emailbr.importing.staging import Gone
 
 #: Reason of a row the platform's answer does not account for (neither named as refused nor counted in).
 UNCONFIRMED = "unconfirmed"
@@ -26,6 +33,9 @@ class IAgenteImportContactsOperator(BaseImportContactsOperator):
     the rows the answer does not account for are rejected as ``unconfirmed`` with the counts, never reported
     as imported. A chunk refused as a whole is retried under the core policy and then split in halves until
     the bad rows are isolated and reported. Two chunks are in flight while the next rows are validated.
+
+    With ``state_path`` only new and changed contacts are sent; ``mirror=True`` takes contacts that left
+    the source out of the group with ``group/contact/remove`` (they stay in the account).
 
     :param group_id: target group id, or
     :param group_name: target group name (exact); with ``create_group=True`` it is created when missing.
@@ -110,6 +120,39 @@ class IAgenteImportContactsOperator(BaseImportContactsOperator):
     def send_unit(self, unit: tuple[list[Contact], PreparedCall]) -> list[ContactOutcome]:
         chunk, prepared = unit
         return self._send_chunk(chunk, prepared)
+
+    # ------------------------------------------------------------------ daily sync
+
+    def target_identity(self) -> dict[str, Any]:
+        group = (
+            {"group_id": str(self.group_id)} if self.group_id is not None else {"group_name": self.group_name}
+        )
+        return {"conn_id": self.iagente_conn_id, **group}
+
+    def remove_contact(self, gone: Gone) -> bool:
+        """``group/contact/remove`` from the target group (the contact stays in the account)."""
+        try:
+            self.hook.remove_group_contact(email=gone.email, group_id=self._group)
+            return True
+        except EmailBRValidationError as err:
+            # IAGENTEmail refuses to remove a contact that is not in the group (e.g. removed by an earlier
+            # run whose answer was lost): look before counting it as a failure
+            if not self._in_group(gone.email):
+                return True
+            self.log.warning("could not take %s out of the group: %s", self.show(gone.email), err)
+            return False
+        except (EmailBRTransportError, EmailBRApiError) as err:
+            if isinstance(err, EmailBRAuthError) or getattr(err, "status", None) in (401, 403):
+                raise
+            self.log.warning("could not take %s out of the group: %s", self.show(gone.email), err)
+            return False
+
+    def _in_group(self, email: str) -> bool:
+        wanted = email.lower()
+        return any(
+            str(c.get("email", "")).lower() == wanted
+            for c in self.hook.iter_group_contacts(group_id=self._group, search=email)
+        )
 
     def _prepare(self, chunk: list[Contact]) -> PreparedCall:
         rows = [{"email": c.email, **_wire_fields(c.fields)} for c in chunk]

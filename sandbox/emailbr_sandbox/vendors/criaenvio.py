@@ -10,6 +10,11 @@ Campaign (``envio``) status is computed lazily from timestamps on every read:
 wait is divided by the clock speed) → ``Enviando`` (``porcentagem_de_conclusao`` grows linearly over
 ``campaign_seconds``) → ``Concluído``. Pause freezes progress (``Suspenso``), cancel ends it (``Cancelado``).
 Totals and rates are derived from the seed and the campaign number, so they are reproducible.
+
+Recipients at :data:`OPTOUT_DOMAIN` (``optout.example``) click the unsubscribe link of every campaign that
+reaches them: once such a campaign is ``Concluído``, they are ``descadastrado`` (and inactive), as a
+real recipient's opt-out would leave them. Tests and the demo use it to get contacts that unsubscribed the
+way the platform's users do, then find them with ``GET /contatos?status=descadastros``.
 """
 
 from __future__ import annotations
@@ -51,6 +56,8 @@ CONTACT_STATUSES = ("ativos", "inativos", "descadastros", "todos")
 #: Body types read as form fields (what CriaEnvio's PHP library and the PyPI client send).
 FORM_CONTENT_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 DATE_TIME = "%Y-%m-%d %H:%M:%S"
+#: Recipients at this domain unsubscribe from every campaign that reaches them (when it is ``Concluído``).
+OPTOUT_DOMAIN = "optout.example"
 
 
 class CriaEnvioVendor(Vendor):
@@ -161,10 +168,32 @@ class CriaEnvioVendor(Vendor):
 
     def snapshot(self) -> dict[str, Any]:
         """Add each campaign's current status, progress and totals to the dump."""
-        data = self.dump()
         now = self.ctx.clock.now()
+        self._settle_optouts(now)
+        data = self.dump()
         data["campaigns"] = [{**c, "current": self._campaign_view(c, now)} for c in self.campaigns.values()]
         return data
+
+    def handle(self, request: Request) -> Response:
+        """Apply the opt-outs of campaigns that finished since the last request, then answer it."""
+        self._settle_optouts(self.ctx.clock.now())
+        return super().handle(request)
+
+    def _settle_optouts(self, now: float) -> None:
+        """Unsubscribe the :data:`OPTOUT_DOMAIN` recipients of every campaign that is ``Concluído`` by
+        ``now`` (once per campaign; a cancelled campaign unsubscribes nobody)."""
+        for campaign in self.campaigns.values():
+            if campaign.get("optouts_settled"):
+                continue
+            status, _ = self._progress(campaign, now)
+            if status == "Cancelado":
+                campaign["optouts_settled"] = True
+            elif status == "Concluído":
+                for cid in campaign["contatos"]:
+                    contact = self.contacts.get(cid)
+                    if contact is not None and email_domain(contact["email"]) == OPTOUT_DOMAIN:
+                        contact.update(ativo=False, descadastrado=True)
+                campaign["optouts_settled"] = True
 
     def set_credits(self, credits: int) -> None:
         """Set the credit balance (admin ``config``)."""

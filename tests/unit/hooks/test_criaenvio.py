@@ -442,3 +442,28 @@ def test_campaigns_newest_first_stop_when_a_page_does_not_advance(criaenvio, ser
     with pytest.raises(EmailBRResponseError, match="asked for page 3, but the answer says it is page 1"):
         list(criaenvio.iter_campaigns_newest_first())
     assert len(server.requests) == 2
+
+
+def test_unsubscribed_contacts_are_the_documented_status_search_read_page_by_page(criaenvio, server):
+    # the documented record of GET /contatos, as the search answers it
+    first = {
+        "id": "k",
+        "nome": "Editado",
+        "email": "saiu@exemplo.com.br",
+        "qualidade": "2",
+        "ativo": False,
+        "descadastrado": True,
+        "sexo": "m",
+        "dataNascimento": "2012-02-02",
+        "dataCadastro": "2013-01-20 09:27:05",
+    }
+    second = {**first, "id": "E", "email": "tambem@exemplo.com.br", "dataCadastro": "2014-02-18 18:58:10"}
+    server.reply(
+        Reply(body={"data": [first], "pagination": {"current_page": 1, "total_pages": 2}}),
+        Reply(body={"data": [second], "pagination": {"current_page": 2, "total_pages": 2}}),
+    )
+    assert list(criaenvio.iter_unsubscribed_contacts()) == [first, second]
+    assert [(r.method, r.path) for r in server.requests] == [("GET", "/criaenvio/v1/contatos")] * 2
+    assert [dict(r.query) for r in server.requests] == [
+        {"status": "descadastros", "page": str(page), "number": "100", "chave": "ck"} for page in (1, 2)
+    ]

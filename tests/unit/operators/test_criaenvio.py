@@ -27,6 +27,12 @@ def not_authorised(message: str) -> Reply:
     )
 
 
+#: The answer to the look-up of unsubscribed contacts every import makes first: none.
+NO_OPT_OUTS = Reply(
+    body={"data": [], "pagination": {"total": 0, "count": 0, "current_page": 1, "total_pages": 1}}
+)
+
+
 def created(contact_id: str) -> Reply:
     return Reply(body={"data": {"id": contact_id}})
 
@@ -56,9 +62,11 @@ def import_op(tmp_path, emails, **kwargs) -> CriaEnvioImportContactsOperator:
 
 
 def test_import_creates_then_subscribes_each_contact_as_documented(criaenvio, tmp_path):
-    criaenvio.reply(created("c1"), OK)
+    criaenvio.reply(NO_OPT_OUTS, created("c1"), OK)
     summary = import_op(tmp_path, ["ana@exemplo.com.br"]).execute({})
-    create, subscribe = criaenvio.requests
+    lookup, create, subscribe = criaenvio.requests
+    assert (lookup.method, lookup.path) == ("GET", "/v1/contatos")  # opt-outs first: never re-subscribed
+    assert ("status", "descadastros") in lookup.query
     assert (create.method, create.path, create.query) == ("POST", "/v1/contatos", [("chave", "chave-cria")])
     assert create.headers["Content-Type"] == "application/json"
     assert create.json == {"email": "ana@exemplo.com.br", "nome": "Ana"}
@@ -68,7 +76,7 @@ def test_import_creates_then_subscribes_each_contact_as_documented(criaenvio, tm
 
 
 def test_a_refusal_for_one_contact_rejects_only_that_row(criaenvio, tmp_path):
-    criaenvio.reply(created("c1"), not_authorised(UNSUBSCRIBED_CONTACT), created("c2"), OK)
+    criaenvio.reply(NO_OPT_OUTS, created("c1"), not_authorised(UNSUBSCRIBED_CONTACT), created("c2"), OK)
     op = import_op(tmp_path, ["ana@exemplo.com.br", "bia@exemplo.com.br"])
     summary = op.execute({})
     assert (summary["sent"], summary["rejected"], summary["rejected_reasons"]) == (1, 1, {UNSUBSCRIBED: 1})
@@ -79,14 +87,14 @@ def test_a_refusal_for_one_contact_rejects_only_that_row(criaenvio, tmp_path):
 
 
 def test_a_refusal_for_the_whole_account_fails_the_task_and_sends_nothing_more(criaenvio, tmp_path):
-    criaenvio.reply(created("c1"), OK, not_authorised(NO_CREDITS))
+    criaenvio.reply(NO_OPT_OUTS, created("c1"), OK, not_authorised(NO_CREDITS))
     op = import_op(tmp_path, [f"c{i}@exemplo.com.br" for i in range(20)])
     with pytest.raises(EmailBRRefusedError) as err:
         op.execute({})
     assert not isinstance(err.value, EmailBRAuthError)
     assert "code 03-NAO-AUTORIZADO: O envio não pode exceder a quantidade de créditos" in str(err.value)
     assert "a refusal for the whole account, not for one contact: the import stopped" in str(err.value)
-    assert len(criaenvio.requests) == 3  # the first contact, then the refused create: nothing after it
+    assert len(criaenvio.requests) == 4  # the look-up, the first contact, the refused create: nothing after
     assert read_jsonl(tmp_path / "rejected.jsonl") == []  # no row is blamed for an account-wide refusal
 
 

@@ -1,0 +1,309 @@
+"""The staged source of one import run, on disk, and its difference with the last synced snapshot.
+
+Every valid contact of the source is written to a temporary SQLite table keyed by its lower-cased address
+before anything is sent, so memory stays constant and a contact is sent at most once per run: a later row
+of the same address replaces the values of an earlier one (the last row wins) and keeps the first spelling
+of the address. Each staged contact carries two hashes, of its mapped platform fields and of its custom
+fields, so comparing the run with the previous snapshot (attached read-only as ``old``) says which contacts
+are new, changed, unchanged or gone, without reading any of them into memory.
+
+As the platform confirms contacts (sent or removed), :meth:`Staging.confirm` and :meth:`Staging.removed`
+record it; :meth:`Staging.write_snapshot` then writes the next snapshot: the previous one, with what was
+confirmed in this run applied. A run that stops midway therefore stores exactly what was confirmed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import sqlite3
+import tempfile
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from airflow_provider_emailbr.importing.rows import Contact, FieldSpec
+
+#: Bytes of each hash: a false "unchanged" needs a 64-bit collision on one contact.
+HASH_BYTES = 8
+#: Staged rows read per query while sending or removing.
+READ_CHUNK = 1000
+
+_SCHEMA = (
+    "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA cache_size=-8192; PRAGMA temp_store=FILE;"
+    "CREATE TABLE staged (key TEXT NOT NULL UNIQUE, email TEXT NOT NULL, row INTEGER NOT NULL,"
+    " fields TEXT NOT NULL, custom TEXT NOT NULL, fhash BLOB NOT NULL, chash BLOB NOT NULL);"
+    "CREATE TABLE done (key TEXT PRIMARY KEY, email TEXT, fhash BLOB, chash BLOB, platform_id TEXT)"
+    " WITHOUT ROWID;"
+)
+_EMPTY_OLD = (
+    "CREATE TABLE old.contacts (key TEXT PRIMARY KEY, email TEXT, fhash BLOB NOT NULL, chash BLOB NOT NULL,"
+    " platform_id TEXT) WITHOUT ROWID;"
+)
+_UPSERT = (
+    "INSERT INTO staged (key, email, row, fields, custom, fhash, chash) VALUES (?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT(key) DO UPDATE SET row = excluded.row, fields = excluded.fields, custom = excluded.custom,"
+    " fhash = excluded.fhash, chash = excluded.chash"
+)
+#: A staged contact that differs from the previous snapshot (or is not in it).
+_DIFFERS = "(o.key IS NULL OR o.fhash != s.fhash OR o.chash != s.chash)"
+
+
+@dataclass(frozen=True)
+class SyncDiff:
+    """How the staged source compares with the previous snapshot (all counts of distinct contacts)."""
+
+    staged: int
+    new: int
+    changed: int
+    unchanged: int
+    removed: int
+    previous: int
+
+
+@dataclass(frozen=True)
+class Gone:
+    """A contact of the previous snapshot that is no longer in the source (to remove with ``mirror``)."""
+
+    key: str
+    email: str
+    platform_id: str | None
+
+
+@dataclass(frozen=True)
+class SyncState:
+    """What the previous snapshot knows of a contact about to be sent: its platform id (when known) and
+    which of its parts changed (``fields``, ``custom``). A new contact has none."""
+
+    platform_id: str | None
+    changed: frozenset[str]
+
+
+def encode_values(values: dict[str, Any], *, sort: bool = False) -> str:
+    """Field values as compact JSON (dates as ISO text), in the order given (platform fields come in the
+    platform's order) or sorted (custom fields, whose order is the user's)."""
+    return (_SORTED if sort else _IN_ORDER)(values)
+
+
+def digest(text: str) -> bytes:
+    """The :data:`HASH_BYTES`-byte hash of encoded values."""
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=HASH_BYTES).digest()
+
+
+def _iso(value: Any) -> str:
+    if isinstance(value, date):
+        return value.isoformat()
+    raise TypeError(f"cannot stage a {type(value).__name__}")
+
+
+# one encoder each, built once: json.dumps with options builds a new encoder per call
+_IN_ORDER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=_iso).encode
+_SORTED = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=_iso, sort_keys=True).encode
+
+
+class Staging:
+    """The temporary on-disk tables of one run: staged contacts, confirmations, the previous snapshot.
+
+    :param fields_spec: the platform's fields (dates are restored from their ISO text).
+    :param previous: a local snapshot file to compare with (read-only), or ``None`` for none.
+    """
+
+    def __init__(self, fields_spec: Sequence[FieldSpec], previous: str | None = None) -> None:
+        self._dates = {spec.name for spec in fields_spec if spec.kind == "date"}
+        handle, self.path = tempfile.mkstemp(prefix="emailbr-staged-", suffix=".sqlite")
+        os.close(handle)
+        self.db = sqlite3.connect(
+            f"file:{self.path}", uri=True, check_same_thread=False, isolation_level=None
+        )
+        self.db.executescript(_SCHEMA)
+        self.has_previous = previous is not None
+        if previous is not None:
+            self.db.execute("ATTACH DATABASE ? AS old", (f"file:{previous}?mode=ro",))
+        else:
+            self.db.execute("ATTACH DATABASE ':memory:' AS old")
+            self.db.executescript(_EMPTY_OLD)
+        self.db.execute("BEGIN")
+        self.staged_rows = 0
+
+    def __enter__(self) -> Staging:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Drop the temporary tables and their file."""
+        self.db.close()
+        with contextlib.suppress(OSError):
+            os.remove(self.path)
+
+    # ------------------------------------------------------------------ staging
+
+    def stage(self, contacts: Iterable[Contact]) -> None:
+        """Add valid contacts; a known address takes the later row's values under its first spelling."""
+        rows = []
+        for contact in contacts:
+            fields = encode_values(contact.fields)
+            custom = encode_values(contact.custom, sort=True) if contact.custom else ""
+            rows.append(
+                (
+                    contact.email.lower(),
+                    contact.email,
+                    contact.row,
+                    fields,
+                    custom,
+                    digest(fields),
+                    digest(custom) if custom else b"",
+                )
+            )
+        self.db.executemany(_UPSERT, rows)
+        self.staged_rows += len(rows)
+
+    def distinct(self) -> int:
+        """Distinct contacts staged."""
+        return self.db.execute("SELECT COUNT(*) FROM staged").fetchone()[0]
+
+    def drop(self, keys: Iterable[str]) -> list[Contact]:
+        """Take the contacts of ``keys`` out of the staged source; return them (for the report)."""
+        dropped = []
+        wanted = list(dict.fromkeys(keys))
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            query = f"SELECT key, email, row, fields, custom FROM staged WHERE key IN ({marks}) ORDER BY row"
+            for _, email, row, fields, custom in self.db.execute(query, chunk).fetchall():
+                dropped.append(self._contact(email, row, fields, custom))
+            self.db.execute(f"DELETE FROM staged WHERE key IN ({marks})", chunk)
+        return sorted(dropped, key=lambda c: c.row)
+
+    def iter_keys(self) -> Iterator[list[str]]:
+        """The staged keys, :data:`READ_CHUNK` at a time (to match them against another list)."""
+        last = ""
+        while True:
+            query = "SELECT key FROM staged WHERE key > ? ORDER BY key LIMIT ?"
+            keys = [k for (k,) in self.db.execute(query, (last, READ_CHUNK)).fetchall()]
+            if not keys:
+                return
+            yield keys
+            last = keys[-1]
+
+    # ------------------------------------------------------------------ the difference
+
+    def diff(self) -> SyncDiff:
+        """Count new, changed, unchanged and gone contacts against the previous snapshot."""
+        staged, new, changed = self.db.execute(
+            "SELECT COUNT(*), COALESCE(SUM(o.key IS NULL), 0),"
+            " COALESCE(SUM(o.key IS NOT NULL AND (o.fhash != s.fhash OR o.chash != s.chash)), 0)"
+            " FROM staged s LEFT JOIN old.contacts o ON o.key = s.key"
+        ).fetchone()
+        previous = self.db.execute("SELECT COUNT(*) FROM old.contacts").fetchone()[0]
+        kept = staged - new
+        return SyncDiff(
+            staged=staged,
+            new=new,
+            changed=changed,
+            unchanged=kept - changed,
+            removed=previous - kept,
+            previous=previous,
+        )
+
+    def to_send(self, size: int) -> Iterator[list[Contact]]:
+        """The new and changed contacts in order of first appearance, ``size`` at a time, each with its
+        :class:`SyncState` (``None`` for a new contact)."""
+        last = 0
+        query = (
+            "SELECT s.rowid, s.email, s.row, s.fields, s.custom, o.key IS NOT NULL, o.fhash != s.fhash,"
+            " o.chash != s.chash, o.platform_id FROM staged s LEFT JOIN old.contacts o ON o.key = s.key"
+            f" WHERE s.rowid > ? AND {_DIFFERS} ORDER BY s.rowid LIMIT ?"
+        )
+        while True:
+            rows = self.db.execute(query, (last, size)).fetchall()
+            if not rows:
+                return
+            batch = []
+            for _, email, row, fields, custom, known, fields_changed, custom_changed, platform_id in rows:
+                contact = self._contact(email, row, fields, custom)
+                if known:
+                    parts = {"fields"} if fields_changed else set()
+                    if custom_changed:
+                        parts.add("custom")
+                    contact.sync = SyncState(platform_id, frozenset(parts))
+                batch.append(contact)
+            yield batch
+            last = rows[-1][0]
+
+    def gone(self, size: int) -> Iterator[list[Gone]]:
+        """The contacts of the previous snapshot missing from the source, ``size`` at a time."""
+        last = ""
+        query = (
+            "SELECT o.key, COALESCE(o.email, o.key), o.platform_id FROM old.contacts o WHERE o.key > ?"
+            " AND NOT EXISTS (SELECT 1 FROM staged s WHERE s.key = o.key) ORDER BY o.key LIMIT ?"
+        )
+        while True:
+            rows = self.db.execute(query, (last, size)).fetchall()
+            if not rows:
+                return
+            yield [Gone(*row) for row in rows]
+            last = rows[-1][0]
+
+    def _contact(self, email: str, row: int, fields: str, custom: str) -> Contact:
+        values = json.loads(fields)
+        for name in self._dates.intersection(values):
+            values[name] = date.fromisoformat(values[name])
+        return Contact(row=row, email=email, fields=values, custom=json.loads(custom) if custom else {})
+
+    # ------------------------------------------------------------------ confirmations and the next snapshot
+
+    def confirm(self, confirmed: Iterable[tuple[str, str | None]]) -> None:
+        """Record contacts the platform took: ``(e-mail, platform id or None)``; a known id is kept."""
+        self.db.executemany(
+            "INSERT OR REPLACE INTO done (key, email, fhash, chash, platform_id)"
+            " SELECT s.key, NULLIF(s.email, s.key), s.fhash, s.chash,"
+            " COALESCE(?2, (SELECT platform_id FROM old.contacts o WHERE o.key = s.key))"
+            " FROM staged s WHERE s.key = ?1",
+            ((email.lower(), platform_id) for email, platform_id in confirmed),
+        )
+
+    def removed(self, keys: Iterable[str]) -> None:
+        """Record contacts taken out of the target."""
+        self.db.executemany(
+            "INSERT OR REPLACE INTO done (key, email, fhash, chash, platform_id)"
+            " VALUES (?, NULL, NULL, NULL, NULL)",
+            ((key,) for key in keys),
+        )
+
+    def confirmed_any(self) -> bool:
+        """Whether this run confirmed anything (a send or a removal) since the previous snapshot."""
+        return bool(self.db.execute("SELECT EXISTS (SELECT 1 FROM done)").fetchone()[0])
+
+    def write_snapshot(self, local: str, meta: Mapping[str, str]) -> int:
+        """Fill the empty snapshot file ``local``: the previous snapshot with this run's confirmations
+        applied, and ``meta`` plus the number of contacts. Return that number."""
+        self.db.execute("COMMIT")
+        self.db.execute("ATTACH DATABASE ? AS out", (local,))
+        try:
+            self.db.execute("BEGIN")
+            self.db.execute(
+                "INSERT INTO out.contacts SELECT key, email, fhash, chash, platform_id FROM ("
+                " SELECT o.key, o.email, o.fhash, o.chash, o.platform_id FROM old.contacts o"
+                "  WHERE NOT EXISTS (SELECT 1 FROM done d WHERE d.key = o.key)"
+                " UNION ALL SELECT key, email, fhash, chash, platform_id FROM done WHERE fhash IS NOT NULL"
+                ") ORDER BY key"
+            )
+            count = self.db.execute("SELECT COUNT(*) FROM out.contacts").fetchone()[0]
+            rows = {**meta, "contacts": str(count)}
+            self.db.executemany("INSERT INTO out.meta VALUES (?, ?)", rows.items())
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        finally:
+            self.db.execute("DETACH DATABASE out")
+            self.db.execute("BEGIN")
+        return count
+
+
+__all__ = ["HASH_BYTES", "READ_CHUNK", "Gone", "Staging", "SyncDiff", "SyncState", "digest", "encode_values"]
