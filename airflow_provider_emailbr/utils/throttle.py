@@ -96,16 +96,20 @@ class BoundedInFlight(Generic[ResultT]):
         self.window = max(window or workers, workers)
         self._consume = consume
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name)
-        self._queue: deque[tuple[Any, Future[ResultT | None]]] = deque()
+        #: ``(tag, future, is_call)``: marks queue no call, so they never take a window slot.
+        self._queue: deque[tuple[Any, Future[ResultT | None], bool]] = deque()
+        #: Calls queued and not yet consumed (what the window bounds).
+        self._calls = 0
         self._failed = threading.Event()
 
     def __enter__(self) -> BoundedInFlight[ResultT]:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        for _, future in self._queue:
+        for _, future, _ in self._queue:
             future.cancel()
         self._queue.clear()
+        self._calls = 0
         self._pool.shutdown(wait=True, cancel_futures=True)
 
     def submit(self, call: Callable[..., ResultT], *args: Any, tag: Any = None) -> None:
@@ -114,14 +118,15 @@ class BoundedInFlight(Generic[ResultT]):
             self.drain()  # consumes what came before the failed call, then raises its exception
         future = self._pool.submit(self._unless_failed, call, args)
         future.add_done_callback(self._note_failure)
-        self._queue.append((tag, future))
+        self._queue.append((tag, future, True))
+        self._calls += 1
         self._release(keep=self.window)
 
     def mark(self, tag: Any) -> None:
         """Queue ``tag`` alone: it is consumed, with ``None``, right after everything submitted before it."""
         done: Future[ResultT | None] = Future()
         done.set_result(None)
-        self._queue.append((tag, done))
+        self._queue.append((tag, done, False))
         self._release(keep=self.window)
 
     def drain(self) -> None:
@@ -141,19 +146,25 @@ class BoundedInFlight(Generic[ResultT]):
             self._failed.set()
 
     def _release(self, *, keep: int) -> None:
-        """Consume head results: every ready one, and older ones until at most ``keep`` are queued."""
+        """Consume head results: every ready one, and older ones until at most ``keep`` calls are queued.
+
+        Only calls count against ``keep``: a mark behind a call would otherwise hold a window slot, and a
+        caller that marks every batch would keep half as many calls in flight as it asked for.
+        """
         queue = self._queue
         if self._failed.is_set():
             self._cancel_after_first_failure()
             keep = 0  # nothing more is submitted: settle everything up to the failure now
-        while queue and (len(queue) > keep or queue[0][1].done()):
-            tag, future = queue.popleft()
+        while queue and (self._calls > keep or queue[0][1].done()):
+            tag, future, is_call = queue.popleft()
+            if is_call:
+                self._calls -= 1
             self._consume(tag, future.result())  # the failed call raises here, after those before it
 
     def _cancel_after_first_failure(self) -> None:
         """Cancel the queued calls after the first one that failed (those not started yet never run)."""
         failed = False
-        for _, future in self._queue:
+        for _, future, _ in self._queue:
             if failed:
                 future.cancel()
             elif future.done() and not future.cancelled() and future.exception() is not None:

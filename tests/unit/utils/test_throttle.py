@@ -84,3 +84,24 @@ def test_a_failure_consumes_what_came_before_cancels_what_came_after_and_raises(
 def test_workers_must_be_positive():
     with pytest.raises(ValueError, match="workers must be at least 1, got 0"):
         BoundedInFlight(0, consume=lambda tag, result: None)
+
+
+def test_marks_do_not_take_a_window_slot():
+    """A caller that marks every batch still gets ``window`` calls outstanding before it waits: with a window
+    of 2, the second ``submit`` returns at once although a mark sits between the two calls. (When marks
+    counted, it waited for the first call, which here only finishes once the caller has gone on, so the first
+    call ran into its timeout: the caller had been holding one call in flight instead of two.)"""
+    caller_went_on = threading.Event()
+    consumed: list[tuple[str, bool | None]] = []
+
+    def first() -> bool:
+        return caller_went_on.wait(timeout=5)
+
+    with BoundedInFlight(2, window=2, consume=lambda tag, result: consumed.append((tag, result))) as flight:
+        flight.submit(first, tag="first")
+        flight.mark("batch 1")
+        flight.submit(lambda: True, tag="second")
+        flight.mark("batch 2")
+        caller_went_on.set()
+        flight.drain()
+    assert consumed == [("first", True), ("batch 1", None), ("second", True), ("batch 2", None)]
