@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Any, TypedDict
+from typing import TYPE_CHECKING, Any, NamedTuple, TypedDict
 
 from airflow_provider_emailbr.exceptions import EmailBRAuthError, EmailBRInputError, EmailBRValidationError
 from airflow_provider_emailbr.hooks.base import EmailBRHook, Endpoint, PreparedCall
@@ -289,8 +288,7 @@ class IAgenteEmailHook(EmailBRHook):
         return f"IAGENTEmail key accepted: group/list answered ({page.get('total', 0)} groups)."
 
 
-@dataclass(frozen=True)
-class MassAddAnswer:
+class MassAddAnswer(NamedTuple):
     """A ``contact/mass/add`` answer set against the rows sent: counts, and the refused rows it names.
 
     The documented answer is ``{"status", "message", "invalids", "imports", "details": []}``; the shape of a
@@ -335,8 +333,9 @@ class MassAddAnswer:
         )
 
 
-#: An e-mail address inside a text ``details`` entry.
-_ADDRESS = re.compile(r"[^\s,;:<>()\[\]\"']+@[^\s,;:<>()\[\]\"']+")
+#: An e-mail address inside a text ``details`` entry; compiled on first use by the ``re`` module (and kept
+#: in its cache), not at import.
+_ADDRESS = r"[^\s,;:<>()\[\]\"']+@[^\s,;:<>()\[\]\"']+"
 
 
 def _refused_rows(details: Any, emails: Sequence[str]) -> dict[int, str]:
@@ -356,7 +355,7 @@ def _refused_rows(details: Any, emails: Sequence[str]) -> dict[int, str]:
                 index = positions.get(str(detail.get("email", "")).strip().lower())
             message = str(detail.get("message") or detail.get("error") or "refused")
         elif isinstance(detail, str):
-            found = (positions.get(a.lower().rstrip(".")) for a in _ADDRESS.findall(detail))
+            found = (positions.get(a.lower().rstrip(".")) for a in re.findall(_ADDRESS, detail))
             index = next((p for p in found if p is not None), None)
             message = detail
         else:

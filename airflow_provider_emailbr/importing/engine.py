@@ -44,7 +44,7 @@ from abc import abstractmethod
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
 from airflow.sdk import BaseOperator
 
@@ -81,7 +81,7 @@ UNSUBSCRIBED = "unsubscribed"
 OPT_OUT_REASONS = (SUPPRESSED, UNSUBSCRIBED)
 
 
-@dataclass
+@dataclass(eq=False)
 class ImportStats:
     """Counters of one import run (see :meth:`BaseImportContactsOperator.execute` for their meaning)."""
 
@@ -105,8 +105,7 @@ class ImportStats:
         return sum(self.reasons[reason] for reason in OPT_OUT_REASONS)
 
 
-@dataclass
-class ImportBatch:
+class ImportBatch(NamedTuple):
     """A batch of contacts: as read and validated (phase 1), or as sent (new or changed staged contacts,
     each once, phase 2).
 
@@ -120,8 +119,7 @@ class ImportBatch:
     contacts: list[Contact]
 
 
-@dataclass
-class ContactOutcome:
+class ContactOutcome(NamedTuple):
     """What the platform did with one contact: a ``result`` when it took it, a ``rejection`` when not.
 
     ``result`` is ``imported`` (IAGENTEmail), ``created``, ``updated`` or ``kept`` (CriaEnvio);

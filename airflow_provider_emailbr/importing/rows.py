@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from airflow_provider_emailbr.exceptions import EmailBRInputError
 from airflow_provider_emailbr.importing.sources import EXTRA_CELLS
@@ -49,8 +49,7 @@ class RowRejected(Exception):
         self.vendor_message = vendor_message
 
 
-@dataclass(frozen=True)
-class FieldSpec:
+class FieldSpec(NamedTuple):
     """One platform field: its kind (``email``, ``text``, ``date``, ``sexo``) and the source columns that
     feed it by default (compared case-insensitively)."""
 
@@ -59,7 +58,7 @@ class FieldSpec:
     aliases: tuple[str, ...] = ()
 
 
-@dataclass
+@dataclass(eq=False)
 class Contact:
     """One validated contact ready to send: its source row number, e-mail and platform fields.
 

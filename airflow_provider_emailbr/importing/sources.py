@@ -49,7 +49,7 @@ class RowSource(ABC):
         return None
 
 
-@dataclass
+@dataclass(eq=False)
 class IterableSource(RowSource):
     """Rows given as an iterable of mappings, e.g. an upstream task's XCom."""
 
@@ -63,7 +63,7 @@ class IterableSource(RowSource):
         return len(self.contacts) if isinstance(self.contacts, Sequence) else None
 
 
-@dataclass
+@dataclass(eq=False)
 class FileSource(RowSource):
     """A CSV or JSON Lines file, local or any ``ObjectStoragePath`` URI.
 
@@ -95,7 +95,7 @@ class FileSource(RowSource):
                 ) from None
 
 
-@dataclass
+@dataclass(eq=False)
 class SqlSource(RowSource):
     """The rows of a query on a common-sql connection (any ``DbApiHook``: SQLite, Postgres …), fetched in
     batches of ``fetch_size`` with the DB-API cursor.

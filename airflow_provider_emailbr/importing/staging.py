@@ -21,9 +21,8 @@ import os
 import sqlite3
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, NamedTuple
 
 from airflow_provider_emailbr.importing.rows import Contact, FieldSpec
 
@@ -52,8 +51,7 @@ _UPSERT = (
 _DIFFERS = "(o.key IS NULL OR o.fhash != s.fhash OR o.chash != s.chash)"
 
 
-@dataclass(frozen=True)
-class SyncDiff:
+class SyncDiff(NamedTuple):
     """How the staged source compares with the previous snapshot (all counts of distinct contacts)."""
 
     staged: int
@@ -64,8 +62,7 @@ class SyncDiff:
     previous: int
 
 
-@dataclass(frozen=True)
-class Gone:
+class Gone(NamedTuple):
     """A contact of the previous snapshot that is no longer in the source (to remove with ``mirror``)."""
 
     key: str
@@ -73,8 +70,7 @@ class Gone:
     platform_id: str | None
 
 
-@dataclass(frozen=True)
-class SyncState:
+class SyncState(NamedTuple):
     """What the previous snapshot knows of a contact about to be sent: its platform id (when known) and
     which of its parts changed (``fields``, ``custom``). A new contact has none."""
 

@@ -73,7 +73,7 @@ class Attachment(NamedTuple):
         return cls(name=name, content=target.read_bytes(), mime=mime)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class SimpleEmail:
     """One e-mail to a few people, in no vendor's format: what every adapter plans into its calls.
 
