@@ -295,17 +295,16 @@ class MassAddAnswer(NamedTuple):
     ``details`` entry is not documented, so a refused row is recognised by an ``index`` (its position in the
     request), an ``email`` key, or an address written in a text entry. The rows the answer does not name are
     imported only when the counts say so (:attr:`confirmed`).
-
-    :param size: rows sent.
-    :param imports: the answer's ``imports`` (``None`` when missing or not a count).
-    :param invalids: the answer's ``invalids`` (``None`` when missing or not a count).
-    :param refused: ``{position in the request: vendor message}`` of the rows ``details`` names.
     """
 
     size: int
+    """Rows sent."""
     imports: int | None
+    """The answer's ``imports`` (``None`` when missing or not a count)."""
     invalids: int | None
+    """The answer's ``invalids`` (``None`` when missing or not a count)."""
     refused: dict[int, str]
+    """``{position in the request: vendor message}`` of the rows ``details`` names."""
 
     @classmethod
     def read(cls, answer: Any, emails: Sequence[str]) -> MassAddAnswer:
