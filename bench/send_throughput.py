@@ -23,7 +23,6 @@ import os
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -32,26 +31,14 @@ os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="emailbr-bench-"))
 os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "ERROR")
 
 from emailbr_sandbox import SandboxServer
-
-
-@dataclass
-class TI:
-    """The task-instance fields the send operators read."""
-
-    dag_id: str = "bench"
-    task_id: str = "send"
-    run_id: str = "bench"
-    map_index: int = -1
-    try_number: int = 1
-    xcoms: dict[str, Any] = field(default_factory=dict)
-
-    def xcom_push(self, key: str, value: Any) -> None:
-        self.xcoms[key] = value
+from tests.helpers import FakeTI
 
 
 def timed(label: str, make: Any, count: int, results: Path | None, calls: int) -> None:
     started = time.perf_counter()
-    out = make(results).execute({"ti": TI(run_id=f"{label}-{time.time_ns()}")})
+    out = make(results).execute(
+        {"ti": FakeTI(dag_id="bench", task_id="send", run_id=f"{label}-{time.time_ns()}")}
+    )
     elapsed = time.perf_counter() - started
     sent = sum(1 for r in out if r["outcome"] == "sent")
     assert sent == count, f"{label}: {sent} of {count} sent"
