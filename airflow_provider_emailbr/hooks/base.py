@@ -20,7 +20,6 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple, TypedDict, TypeVar
 from urllib.parse import quote, urlsplit
@@ -108,21 +107,36 @@ class Endpoint(NamedTuple):
         return self.method.upper() in {"GET", "HEAD", "PUT", "DELETE", "OPTIONS"}
 
 
-@dataclass(eq=False, repr=False)
 class PreparedCall:
     """A request described independently of the HTTP client that will send it (sync or async).
 
-    No generated repr: once authorised, its headers, query or body carry the credentials.
+    Its repr names only the method and path: once authorised, its headers, query or body carry the
+    credentials.
     """
 
-    endpoint: Endpoint
-    path: str
-    url: str
-    params: dict[str, Any] = field(default_factory=dict)
-    headers: dict[str, str] = field(default_factory=dict)
-    json: Any = None
-    form: Mapping[str, Any] | None = None
-    _encoded: bytes | None = field(default=None, repr=False, compare=False)
+    __slots__ = ("_encoded", "endpoint", "form", "headers", "json", "params", "path", "url")
+
+    def __init__(
+        self,
+        endpoint: Endpoint,
+        path: str,
+        url: str,
+        params: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+        json: Any = None,
+        form: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.endpoint = endpoint
+        self.path = path
+        self.url = url
+        self.params = params if params is not None else {}
+        self.headers = headers if headers is not None else {}
+        self.json = json
+        self.form = form
+        self._encoded: bytes | None = None
+
+    def __repr__(self) -> str:
+        return f"PreparedCall({self.endpoint.method} {self.path})"
 
     def body(self) -> bytes | None:
         """Encode the body (JSON as UTF-8, forms with PHP bracket keys), once: retries reuse the bytes."""

@@ -15,7 +15,6 @@ import json
 import mimetypes
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from enum import Enum
 from pathlib import Path
@@ -25,6 +24,7 @@ from airflow_provider_emailbr.exceptions import EmailBRInputError
 from airflow_provider_emailbr.hooks.base import EmailBRHook, Endpoint, PreparedCall
 from airflow_provider_emailbr.utils.encoding import unsendable_text
 from airflow_provider_emailbr.utils.pagination import ENVIE_PAGES
+from airflow_provider_emailbr.utils.records import ValueRecord
 from airflow_provider_emailbr.utils.text import required, split_list
 
 if TYPE_CHECKING:
@@ -126,13 +126,30 @@ class EnvieEventType(str, Enum):
     HELD = "MessageHeld"
 
 
-@dataclass(frozen=True)
-class EnvieWebhookEvent:
+class EnvieWebhookEvent(ValueRecord):
     """A parsed webhook event.
 
     ``occurred_at`` is the event's own time (top-level ``timestamp``; ``MessageSent`` has none, so the
     send time is used); ``sent_at`` is the e-mail's send time (``payload.message.timestamp``). Both UTC.
     """
+
+    __slots__ = (
+        "details",
+        "event",
+        "ip_address",
+        "message_id",
+        "occurred_at",
+        "output",
+        "raw",
+        "sender",
+        "sent_at",
+        "tag",
+        "to",
+        "url",
+        "user_agent",
+    )
+    _masked = frozenset({"to", "sender"})
+    _hidden = _uncompared = frozenset({"raw"})
 
     event: EnvieEventType
     message_id: str | None
@@ -141,12 +158,44 @@ class EnvieWebhookEvent:
     tag: str | None
     occurred_at: datetime | None
     sent_at: datetime | None
-    details: str | None = None
-    output: str | None = None
-    url: str | None = None
-    ip_address: str | None = None
-    user_agent: str | None = None
-    raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    details: str | None
+    output: str | None
+    url: str | None
+    ip_address: str | None
+    user_agent: str | None
+    raw: Mapping[str, Any]
+
+    def __init__(
+        self,
+        event: EnvieEventType,
+        message_id: str | None,
+        to: str | None,
+        sender: str | None,
+        tag: str | None,
+        occurred_at: datetime | None,
+        sent_at: datetime | None,
+        details: str | None = None,
+        output: str | None = None,
+        url: str | None = None,
+        ip_address: str | None = None,
+        user_agent: str | None = None,
+        raw: Mapping[str, Any] | None = None,
+    ) -> None:
+        self._init(
+            event=event,
+            message_id=message_id,
+            to=to,
+            sender=sender,
+            tag=tag,
+            occurred_at=occurred_at,
+            sent_at=sent_at,
+            details=details,
+            output=output,
+            url=url,
+            ip_address=ip_address,
+            user_agent=user_agent,
+            raw=raw if raw is not None else {},
+        )
 
     @property
     def is_failure(self) -> bool:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import mimetypes
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple, TypedDict
@@ -28,6 +27,7 @@ from airflow_provider_emailbr.exceptions import (
 from airflow_provider_emailbr.hooks.base import EmailBRHook, Endpoint, PreparedCall
 from airflow_provider_emailbr.utils.dates import DEFAULT_TIMEZONE, parse_wall_time, to_local
 from airflow_provider_emailbr.utils.encoding import unsendable_text
+from airflow_provider_emailbr.utils.records import ValueRecord
 from airflow_provider_emailbr.utils.text import fold, required
 
 if TYPE_CHECKING:
@@ -432,8 +432,7 @@ def is_delivered(status: Any) -> bool:
     return fold(str(status or "")) in DELIVERED_TEXTS
 
 
-@dataclass(frozen=True)
-class MailGridReportRow:
+class MailGridReportRow(ValueRecord):
     """One row of the detailed report (``POST report/``), read.
 
     A row appears once a delivery is settled, so every row is final. Cc/Bcc copies share their message's
@@ -450,13 +449,37 @@ class MailGridReportRow:
     :param raw: the row as the vendor answered it.
     """
 
+    __slots__ = ("delivered", "message_id", "raw", "recipient", "sender", "sent_at", "status")
+    _masked = frozenset({"sender", "recipient"})
+    _hidden = _uncompared = frozenset({"raw"})
+
     message_id: str
     sender: str
     recipient: str
     status: str
     delivered: bool
     sent_at: datetime | None
-    raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    raw: Mapping[str, Any]
+
+    def __init__(
+        self,
+        message_id: str,
+        sender: str,
+        recipient: str,
+        status: str,
+        delivered: bool,
+        sent_at: datetime | None,
+        raw: Mapping[str, Any] | None = None,
+    ) -> None:
+        self._init(
+            message_id=message_id,
+            sender=sender,
+            recipient=recipient,
+            status=status,
+            delivered=delivered,
+            sent_at=sent_at,
+            raw=raw if raw is not None else {},
+        )
 
 
 def parse_report_row(raw: Mapping[str, Any], zone: tzinfo) -> MailGridReportRow:

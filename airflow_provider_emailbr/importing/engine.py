@@ -43,7 +43,6 @@ import time
 from abc import abstractmethod
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
 from airflow.sdk import BaseOperator
@@ -62,6 +61,7 @@ from airflow_provider_emailbr.importing.sources import FileSource, IterableSourc
 from airflow_provider_emailbr.importing.staging import READ_CHUNK, Gone, Staging, SyncDiff
 from airflow_provider_emailbr.importing.suppression import Suppression, load_suppression
 from airflow_provider_emailbr.utils.privacy import mask_email
+from airflow_provider_emailbr.utils.records import Record
 from airflow_provider_emailbr.utils.storage import RowWriter
 from airflow_provider_emailbr.utils.throttle import BoundedInFlight
 
@@ -81,23 +81,29 @@ UNSUBSCRIBED = "unsubscribed"
 OPT_OUT_REASONS = (SUPPRESSED, UNSUBSCRIBED)
 
 
-@dataclass(eq=False)
-class ImportStats:
+class ImportStats(Record):
     """Counters of one import run (see :meth:`BaseImportContactsOperator.execute` for their meaning)."""
 
-    received: int = 0
-    valid: int = 0
-    duplicates: int = 0
-    sent: int = 0
-    created: int = 0
-    updated: int = 0
-    rejected: int = 0
-    reasons: Counter = field(default_factory=Counter)
-    new: int = 0
-    changed: int = 0
-    unchanged: int = 0
-    removed: int = 0
-    removal_failed: int = 0
+    __slots__ = (
+        "changed",
+        "created",
+        "duplicates",
+        "new",
+        "reasons",
+        "received",
+        "rejected",
+        "removal_failed",
+        "removed",
+        "sent",
+        "unchanged",
+        "updated",
+        "valid",
+    )
+
+    def __init__(self) -> None:
+        self.received = self.valid = self.duplicates = self.sent = self.created = self.updated = 0
+        self.rejected = self.new = self.changed = self.unchanged = self.removed = self.removal_failed = 0
+        self.reasons: Counter = Counter()
 
     @property
     def opted_out(self) -> int:

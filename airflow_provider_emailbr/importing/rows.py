@@ -9,7 +9,6 @@ or raises :class:`RowRejected` with a short reason code and a message saying wha
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -18,6 +17,7 @@ from airflow_provider_emailbr.importing.sources import EXTRA_CELLS
 from airflow_provider_emailbr.utils.dates import parse_birth_date
 from airflow_provider_emailbr.utils.emails import InvalidEmail, normalise_email
 from airflow_provider_emailbr.utils.privacy import mask_email
+from airflow_provider_emailbr.utils.records import Record
 from airflow_provider_emailbr.utils.storage import BadJsonLine
 
 if TYPE_CHECKING:
@@ -58,19 +58,29 @@ class FieldSpec(NamedTuple):
     aliases: tuple[str, ...] = ()
 
 
-@dataclass(eq=False)
-class Contact:
+class Contact(Record):
     """One validated contact ready to send: its source row number, e-mail and platform fields.
 
     ``sync`` is what the previous snapshot knows of it (platform id, changed parts); ``None`` when the
     contact is new or the run keeps no snapshot.
     """
 
-    row: int
-    email: str
-    fields: dict[str, Any]
-    custom: dict[str, Any] = field(default_factory=dict)
-    sync: SyncState | None = None
+    __slots__ = ("custom", "email", "fields", "row", "sync")
+    _masked = frozenset({"email"})
+
+    def __init__(
+        self,
+        row: int,
+        email: str,
+        fields: dict[str, Any],
+        custom: dict[str, Any] | None = None,
+        sync: SyncState | None = None,
+    ) -> None:
+        self.row = row
+        self.email = email
+        self.fields = fields
+        self.custom = custom if custom is not None else {}
+        self.sync = sync
 
 
 #: Where the fields of rows with a given set of columns are read from: the e-mail column (``None`` when

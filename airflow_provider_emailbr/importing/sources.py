@@ -14,10 +14,10 @@ import csv
 import itertools
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_emailbr.exceptions import EmailBRInputError
+from airflow_provider_emailbr.utils.records import Record
 from airflow_provider_emailbr.utils.storage import (
     BadJsonLine,
     detect_format,
@@ -34,8 +34,10 @@ CSV_DELIMITERS = (";", ",", "\t", "|")
 EXTRA_CELLS = "__extra_cells__"
 
 
-class RowSource(ABC):
+class RowSource(Record, ABC):
     """Where an import reads its raw rows from."""
+
+    __slots__ = ()
 
     #: Whether every row has the same columns (a file or a query), so the first row tells them all.
     fixed_columns: bool = True
@@ -49,12 +51,14 @@ class RowSource(ABC):
         return None
 
 
-@dataclass(eq=False)
 class IterableSource(RowSource):
     """Rows given as an iterable of mappings, e.g. an upstream task's XCom."""
 
-    contacts: Iterable[Any]
+    __slots__ = ("contacts",)
     fixed_columns = False
+
+    def __init__(self, contacts: Iterable[Any]) -> None:
+        self.contacts = contacts
 
     def rows(self) -> Iterator[Any]:
         return iter(self.contacts)
@@ -63,7 +67,6 @@ class IterableSource(RowSource):
         return len(self.contacts) if isinstance(self.contacts, Sequence) else None
 
 
-@dataclass(eq=False)
 class FileSource(RowSource):
     """A CSV or JSON Lines file, local or any ``ObjectStoragePath`` URI.
 
@@ -74,11 +77,21 @@ class FileSource(RowSource):
     :param conn_id: the connection of the object store.
     """
 
-    path: str | ObjectStoragePath
-    fmt: str | None = None
-    encoding: str = "utf-8"
-    delimiter: str | None = None
-    conn_id: str | None = None
+    __slots__ = ("conn_id", "delimiter", "encoding", "fmt", "path")
+
+    def __init__(
+        self,
+        path: str | ObjectStoragePath,
+        fmt: str | None = None,
+        encoding: str = "utf-8",
+        delimiter: str | None = None,
+        conn_id: str | None = None,
+    ) -> None:
+        self.path = path
+        self.fmt = fmt
+        self.encoding = encoding
+        self.delimiter = delimiter
+        self.conn_id = conn_id
 
     def rows(self) -> Iterator[Any]:
         fmt = detect_format(self.path, self.fmt, field="source_format")
@@ -95,7 +108,6 @@ class FileSource(RowSource):
                 ) from None
 
 
-@dataclass(eq=False)
 class SqlSource(RowSource):
     """The rows of a query on a common-sql connection (any ``DbApiHook``: SQLite, Postgres …), fetched in
     batches of ``fetch_size`` with the DB-API cursor.
@@ -106,10 +118,19 @@ class SqlSource(RowSource):
     :param fetch_size: rows per ``fetchmany``.
     """
 
-    sql: str
-    conn_id: str
-    parameters: Mapping[str, Any] | Sequence[Any] | None = None
-    fetch_size: int = 1000
+    __slots__ = ("conn_id", "fetch_size", "parameters", "sql")
+
+    def __init__(
+        self,
+        sql: str,
+        conn_id: str,
+        parameters: Mapping[str, Any] | Sequence[Any] | None = None,
+        fetch_size: int = 1000,
+    ) -> None:
+        self.sql = sql
+        self.conn_id = conn_id
+        self.parameters = parameters
+        self.fetch_size = fetch_size
 
     def rows(self) -> Iterator[dict[str, Any]]:
         conn = db_hook(self.conn_id).get_conn()

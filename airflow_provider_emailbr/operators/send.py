@@ -33,7 +33,6 @@ thin: they validate their parameters into a send plan of the sending layer
 
 from __future__ import annotations
 
-import dataclasses
 from abc import abstractmethod
 from collections.abc import Sequence
 from functools import cached_property
@@ -353,7 +352,7 @@ class SendEmailOperator(EmailBRSendOperator):
         attachments = read_attachments(
             self.attachments, self.attachments_conn_id, max_encoded_bytes=adapter.max_message_bytes
         )
-        plan = adapter.plan(self.hook, dataclasses.replace(email, attachments=attachments))
+        plan = adapter.plan(self.hook, email.replace(attachments=attachments))
         self.log.info(
             "%s: %d item(s) to send in %d call(s)",
             adapter.name,

@@ -17,12 +17,12 @@ import importlib
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow_provider_emailbr.exceptions import EmailBRError, EmailBRInputError
 from airflow_provider_emailbr.sending.model import UNKNOWN, SendItem, SimpleEmail
 from airflow_provider_emailbr.sending.outcomes import classify
+from airflow_provider_emailbr.utils.records import Record
 from airflow_provider_emailbr.utils.retry import NOT_PROCESSED_STATUSES
 
 if TYPE_CHECKING:
@@ -34,12 +34,14 @@ log = logging.getLogger(__name__)
 CallResult = tuple[list[dict[str, Any]], str | None]
 
 
-@dataclass(eq=False)
-class PlannedRequest:
+class PlannedRequest(Record):
     """One call of a plan: the body to send and the addresses it reaches (for dry runs and logs)."""
 
-    body: Any
-    recipients: list[str]
+    __slots__ = ("body", "recipients")
+
+    def __init__(self, body: Any, recipients: list[str]) -> None:
+        self.body = body
+        self.recipients = recipients
 
 
 class SendPlan(ABC):

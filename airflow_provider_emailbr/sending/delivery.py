@@ -10,13 +10,13 @@ sending stops there; a refusal goes on with the next call. Anything not confirme
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_emailbr.exceptions import EmailBRConfigError, EmailBRSendError
 from airflow_provider_emailbr.sending.model import SENT, UNKNOWN, SendItem, SimpleEmail, name_some
 from airflow_provider_emailbr.utils.privacy import mask_email
+from airflow_provider_emailbr.utils.records import Record
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -24,16 +24,18 @@ if TYPE_CHECKING:
     from airflow_provider_emailbr.sending.base import CallResult, VendorAdapter
 
 
-@dataclass(eq=False)
-class DeliveryReport:
+class DeliveryReport(Record):
     """What a delivery achieved, per recipient; ``answers`` holds one record per item (vendor fields)."""
 
-    platform: str
-    answers: list[dict[str, Any]] = field(default_factory=list)
-    sent: list[str] = field(default_factory=list)
-    refused: dict[str, str] = field(default_factory=dict)
-    unknown: dict[str, str] = field(default_factory=dict)
-    not_attempted: list[str] = field(default_factory=list)
+    __slots__ = ("answers", "not_attempted", "platform", "refused", "sent", "unknown")
+
+    def __init__(self, platform: str) -> None:
+        self.platform = platform
+        self.answers: list[dict[str, Any]] = []
+        self.sent: list[str] = []
+        self.refused: dict[str, str] = {}
+        self.unknown: dict[str, str] = {}
+        self.not_attempted: list[str] = []
 
     def record(self, group: list[SendItem], records: list[dict[str, Any]]) -> None:
         """Account for the records of one call."""

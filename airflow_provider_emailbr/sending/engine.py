@@ -14,7 +14,6 @@ import logging
 import time
 from collections import deque
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from airflow_provider_emailbr.exceptions import EmailBRInputError
@@ -29,6 +28,7 @@ from airflow_provider_emailbr.sending.model import (
     name_some,
     shorten,
 )
+from airflow_provider_emailbr.utils.records import Record
 
 log = logging.getLogger(__name__)
 
@@ -38,25 +38,31 @@ PROGRESS_EVERY = 5.0
 _PRIVATE_FIELDS = (*LEDGER_FIELDS, "try_number", "outcome", "slot", "resolved", "error")
 
 
-@dataclass(eq=False)
-class Tally:
+class Tally(Record):
     """Who ended where in this try."""
 
-    sent_now: list[SendItem] = field(default_factory=list)
-    sent_before: list[SendItem] = field(default_factory=list)
-    refused: list[tuple[SendItem, str]] = field(default_factory=list)
-    unknown: list[tuple[SendItem, str]] = field(default_factory=list)
-    not_attempted: list[tuple[SendItem, str]] = field(default_factory=list)
+    __slots__ = ("not_attempted", "refused", "sent_before", "sent_now", "unknown")
+
+    def __init__(self) -> None:
+        self.sent_now: list[SendItem] = []
+        self.sent_before: list[SendItem] = []
+        self.refused: list[tuple[SendItem, str]] = []
+        self.unknown: list[tuple[SendItem, str]] = []
+        self.not_attempted: list[tuple[SendItem, str]] = []
 
 
-@dataclass(eq=False)
-class SendResult:
+class SendResult(Record):
     """The outcome of a try: one record per item (input order) and the tally."""
 
-    vendor: str
-    items: list[SendItem]
-    results: dict[str, dict[str, Any]]
-    tally: Tally
+    __slots__ = ("items", "results", "tally", "vendor")
+
+    def __init__(
+        self, vendor: str, items: list[SendItem], results: dict[str, dict[str, Any]], tally: Tally
+    ) -> None:
+        self.vendor = vendor
+        self.items = items
+        self.results = results
+        self.tally = tally
 
     @property
     def ordered(self) -> list[dict[str, Any]]:

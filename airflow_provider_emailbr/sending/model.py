@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import mimetypes
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from email.utils import parseaddr
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from airflow_provider_emailbr.exceptions import EmailBRInputError
+from airflow_provider_emailbr.utils.records import Record
 
 if TYPE_CHECKING:
     from airflow.sdk import ObjectStoragePath
@@ -73,8 +73,7 @@ class Attachment(NamedTuple):
         return cls(name=name, content=target.read_bytes(), mime=mime)
 
 
-@dataclass(frozen=True, eq=False)
-class SimpleEmail:
+class SimpleEmail(Record):
     """One e-mail to a few people, in no vendor's format: what every adapter plans into its calls.
 
     ``to``/``cc``/``bcc`` hold addresses as ``addr`` or ``"Name" <addr>`` (see
@@ -83,20 +82,48 @@ class SimpleEmail:
     ``from_name`` extras. ``headers`` and ``tag`` are emailManager-only.
     """
 
-    to: list[str]
-    subject: str
-    html: str | None = None
-    text: str | None = None
-    cc: list[str] = field(default_factory=list)
-    bcc: list[str] = field(default_factory=list)
-    from_email: str | None = None
-    from_name: str | None = None
-    reply_to: str | None = None
-    attachments: list[Attachment] = field(default_factory=list)
-    headers: dict[str, str] = field(default_factory=dict)
-    tag: str | None = None
+    __slots__ = (
+        "attachments",
+        "bcc",
+        "cc",
+        "from_email",
+        "from_name",
+        "headers",
+        "html",
+        "reply_to",
+        "subject",
+        "tag",
+        "text",
+        "to",
+    )
 
-    def __post_init__(self) -> None:
+    def __init__(
+        self,
+        to: list[str],
+        subject: str,
+        html: str | None = None,
+        text: str | None = None,
+        cc: list[str] | None = None,
+        bcc: list[str] | None = None,
+        from_email: str | None = None,
+        from_name: str | None = None,
+        reply_to: str | None = None,
+        attachments: list[Attachment] | None = None,
+        headers: dict[str, str] | None = None,
+        tag: str | None = None,
+    ) -> None:
+        self.to = to
+        self.subject = subject
+        self.html = html
+        self.text = text
+        self.cc = cc if cc is not None else []
+        self.bcc = bcc if bcc is not None else []
+        self.from_email = from_email
+        self.from_name = from_name
+        self.reply_to = reply_to
+        self.attachments = attachments if attachments is not None else []
+        self.headers = headers if headers is not None else {}
+        self.tag = tag
         if not self.to:
             raise EmailBRInputError("to: at least one recipient is required")
         if not isinstance(self.subject, str) or not self.subject.strip():
@@ -119,8 +146,7 @@ class SimpleEmail:
         return [*self.to, *self.cc, *self.bcc]
 
 
-@dataclass(eq=False)
-class SendItem:
+class SendItem(Record):
     """One thing to send and account for: a recipient (MailGrid, envie.email) or a message (emailManager).
 
     :param key: stable identity across tries (written to the results file).
@@ -131,11 +157,21 @@ class SendItem:
     :param recipients: the addresses it reaches (the one-shot delivery reports per address).
     """
 
-    key: str
-    label: str
-    data: Any = None
-    slot: str | None = None
-    recipients: tuple[str, ...] = ()
+    __slots__ = ("data", "key", "label", "recipients", "slot")
+
+    def __init__(
+        self,
+        key: str,
+        label: str,
+        data: Any = None,
+        slot: str | None = None,
+        recipients: tuple[str, ...] = (),
+    ) -> None:
+        self.key = key
+        self.label = label
+        self.data = data
+        self.slot = slot
+        self.recipients = recipients
 
 
 def base64_length(size: int) -> int:
