@@ -167,3 +167,19 @@ class EmailBRSendError(EmailBRError):
         self.sent = list(sent)
         self.refused = list(refused)
         self.unknown = list(unknown)
+
+
+class EmailBRStateStoreError(EmailBRError):
+    """Airflow's task state store could not be read or written, so nothing was sent on a guess.
+
+    Raised on Airflow >= 3.3 when durable state is in use and the store is unreachable: treating it as empty
+    could send twice, so the task fails before any request.
+    """
+
+
+class EmailBRStateCorruptError(EmailBRStateStoreError):
+    """A task state store entry is unreadable, of another kind, or of another format version.
+
+    Names the key and what was expected; nothing is sent on a guess. Clearing the entry (or the task's state)
+    is the user's decision.
+    """

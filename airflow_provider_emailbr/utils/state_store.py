@@ -1,0 +1,124 @@
+"""Durable per-task state on Airflow 3.3's task state store (AIP-103), in one place for every operator.
+
+Operators that must survive retries, clears and other workers (sends, campaign creation, imports) keep what
+they have confirmed in the task state store. It is scoped to (DAG run, task, map index) and shared by all
+tries of a task instance. This module is the provider's only door to it:
+
+* :meth:`TaskState.from_context` returns ``None`` where Airflow has no task state store (3.2), so callers fall
+  back to their 3.2 behaviour, and ``None`` when the caller opted out (``durable=False``).
+* Every value is an *envelope* ``{"emailbr": <kind>, "v": <version>, "data": ...}``. A value of another
+  kind or version, or not an envelope at all, raises
+  :class:`~airflow_provider_emailbr.exceptions.EmailBRStateCorruptError` naming the key:
+  nothing is sent on a guess.
+* Any failure of the store itself raises :class:`~airflow_provider_emailbr.exceptions.EmailBRStateStoreError`:
+  an unreachable store is never read as empty, because that could send twice.
+
+Keys are namespaced (``emailbr.<namespace>.<key>``) so two features of one task never collide.
+No Airflow module is imported here at import time: DAG files import the provider constantly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Any
+
+from airflow_provider_emailbr.exceptions import EmailBRStateCorruptError, EmailBRStateStoreError
+
+#: Context key under which Airflow >= 3.3 hands a task its state store accessor.
+CONTEXT_KEY = "task_state_store"
+
+#: Marker of the provider's envelopes (the value of the ``emailbr`` field is the entry's kind).
+ENVELOPE_MARKER = "emailbr"
+
+#: Kept until the DAG run's rows are removed: a retry days later must still see what was sent.
+KEEP_FOREVER = timedelta.max
+
+
+class TaskState:
+    """One feature's view of a task instance's durable state: namespaced, versioned, fail-closed.
+
+    Built with :meth:`from_context`; ``accessor`` is Airflow's ``TaskStateStoreAccessor`` (or any object with
+    ``get(key, default)``, ``set(key, value, *, retention)`` and ``delete(key)``, as in tests).
+    """
+
+    __slots__ = ("_accessor", "namespace")
+
+    def __init__(self, accessor: Any, *, namespace: str) -> None:
+        self._accessor = accessor
+        self.namespace = namespace
+
+    @classmethod
+    def from_context(
+        cls, context: Mapping[str, Any] | None, *, namespace: str, durable: bool = True
+    ) -> TaskState | None:
+        """The task's durable state; ``None`` with no task state store (Airflow 3.2) or ``durable`` off."""
+        if not durable or context is None:
+            return None
+        accessor = context.get(CONTEXT_KEY) if hasattr(context, "get") else None
+        if accessor is None:
+            return None
+        return cls(accessor, namespace=namespace)
+
+    def full_key(self, key: str) -> str:
+        """The key as stored: ``emailbr.<namespace>.<key>``."""
+        return f"emailbr.{self.namespace}.{key}"
+
+    def get_raw(self, key: str) -> Any:
+        """Stored value of ``key`` (``None`` if absent); a store failure raises ``EmailBRStateStoreError``."""
+        full_key = self.full_key(key)
+        try:
+            return self._accessor.get(full_key, None)
+        except Exception as error:
+            raise EmailBRStateStoreError(
+                f"The task state store could not be read (key {full_key!r}): {type(error).__name__}. Nothing "
+                "was sent: without it, what an earlier try already did is unknown. Check the API server / "
+                "metadata database and retry."
+            ) from error
+
+    def set_raw(self, key: str, value: Any, *, retention: timedelta | None = KEEP_FOREVER) -> None:
+        """Store ``value`` under ``key``; a store failure raises ``EmailBRStateStoreError``."""
+        full_key = self.full_key(key)
+        try:
+            self._accessor.set(full_key, value, retention=retention)
+        except Exception as error:
+            raise EmailBRStateStoreError(
+                f"The task state store could not be written (key {full_key!r}): {type(error).__name__}. "
+                "Stopped before the next request so that nothing is sent without a durable record."
+            ) from error
+
+    def delete(self, key: str) -> None:
+        """Remove ``key``; a store failure raises ``EmailBRStateStoreError``."""
+        full_key = self.full_key(key)
+        try:
+            self._accessor.delete(full_key)
+        except Exception as error:
+            raise EmailBRStateStoreError(
+                f"The task state store could not delete key {full_key!r}: {type(error).__name__}."
+            ) from error
+
+    def get(self, key: str, *, kind: str, version: int = 1) -> Any:
+        """The envelope's ``data`` under ``key`` (``None`` if absent), checked as ``kind`` at ``version``."""
+        stored = self.get_raw(key)
+        if stored is None:
+            return None
+        if (
+            not isinstance(stored, dict)
+            or stored.get(ENVELOPE_MARKER) != kind
+            or stored.get("v") != version
+            or "data" not in stored
+        ):
+            found = stored.get(ENVELOPE_MARKER) if isinstance(stored, dict) else type(stored).__name__
+            raise EmailBRStateCorruptError(
+                f"Task state entry {self.full_key(key)!r} is not a {kind!r} record of version {version} "
+                f"(found {found!r}). Nothing was sent on a guess: if the entry is stale, clear this task's "
+                "state (mark the task instance success, or delete the key) and run again."
+            )
+        return stored["data"]
+
+    def set(self, key: str, data: Any, *, kind: str, version: int = 1) -> None:
+        """Store ``data`` (JSON-serialisable) under ``key`` in a ``kind``/``version`` envelope."""
+        self.set_raw(key, {ENVELOPE_MARKER: kind, "v": version, "data": data})
+
+    def __repr__(self) -> str:
+        return f"TaskState(namespace={self.namespace!r})"
