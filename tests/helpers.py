@@ -33,9 +33,51 @@ class FakeTI:
         self.xcoms[key] = value
 
 
-def context(try_number: int = 1, **ti: Any) -> dict[str, Any]:
-    """A minimal execution context for ``execute()``: only ``ti``."""
-    return {"ti": FakeTI(try_number=try_number, **ti)}
+class FakeTaskStateStore:
+    """Airflow 3.3's ``context["task_state_store"]`` in memory: ``get``/``set``/``delete`` with JSON round trips.
+
+    Values go through ``json.dumps``/``loads`` as they do through the real store, so a value that is not JSON
+    fails here as it would there. ``fail_on`` makes the named operation raise (an unreachable store);
+    ``writes`` counts ``set`` calls (the cost a benchmark or test may bound).
+    """
+
+    def __init__(self, *, fail_on: tuple[str, ...] = ()) -> None:
+        self.values: dict[str, str] = {}
+        self.fail_on = set(fail_on)
+        self.writes = 0
+
+    def _check(self, operation: str) -> None:
+        if operation in self.fail_on:
+            raise ConnectionError(f"task state store {operation} failed (simulated)")
+
+    def get(self, key: str, default: Any = None) -> Any:
+        self._check("get")
+        return json.loads(self.values[key]) if key in self.values else default
+
+    def set(self, key: str, value: Any, *, retention: Any = None) -> None:
+        self._check("set")
+        if value is None:
+            raise ValueError("Cannot set value as None")
+        self.values[key] = json.dumps(value)
+        self.writes += 1
+
+    def delete(self, key: str) -> None:
+        self._check("delete")
+        self.values.pop(key, None)
+
+    def clear(self) -> None:
+        self._check("delete")
+        self.values.clear()
+
+
+def context(
+    try_number: int = 1, *, task_state_store: FakeTaskStateStore | None = None, **ti: Any
+) -> dict[str, Any]:
+    """A minimal execution context for ``execute()``: ``ti``, plus ``task_state_store`` when given (3.3)."""
+    built: dict[str, Any] = {"ti": FakeTI(try_number=try_number, **ti)}
+    if task_state_store is not None:
+        built["task_state_store"] = task_state_store
+    return built
 
 
 def run(op: Any, try_number: int = 1, **ti: Any) -> tuple[Any, FakeTI]:
