@@ -15,6 +15,17 @@ of that message. A retried or cleared task instance therefore reuses what an ear
 that try's create request timed out or lost its connection after the server had processed it — instead of
 sending a second campaign to the same people. Within one try, a create whose outcome is unknown is
 reconciled the same way before the try gives up.
+
+**Durable ids (Airflow 3.3).** With a task state store (``durable=True``, the default), the created
+message's id and the campaign's id are written to it as soon as each is known, so a retry — on this worker
+or another — reattaches to them without searching. The name-key look-up above stays: it is the mechanism on
+Airflow 3.2, and the fallback when a create's answer was lost before its id could be stored. A store that
+cannot be read fails the task before any request; an entry that is not this operator's fails it with a
+clear error, and nothing is created on a guess.
+
+**Approval before sending.** ``schedule=False`` stops after the message (the task returns its id);
+``message_id=`` schedules an existing message. Between the two, :class:`CriaEnvioSendTestOperator` sends
+the message to the account's test list and returns what an approver needs to decide.
 """
 
 from __future__ import annotations
@@ -36,6 +47,7 @@ from airflow_provider_emailbr.exceptions import (
     EmailBRNotFoundError,
     EmailBRRefusedError,
     EmailBRServerError,
+    EmailBRStateCorruptError,
     EmailBRTransportError,
     EmailBRValidationError,
 )
@@ -63,6 +75,7 @@ from airflow_provider_emailbr.importing.suppression import Suppression, suppress
 from airflow_provider_emailbr.utils.dates import to_local
 from airflow_provider_emailbr.utils.privacy import mask_email
 from airflow_provider_emailbr.utils.retry import NOT_PROCESSED_STATUSES
+from airflow_provider_emailbr.utils.state_store import TaskState
 from airflow_provider_emailbr.utils.storage import RowWriter
 from airflow_provider_emailbr.utils.text import as_bool, read_int, required, split_list
 from airflow_provider_emailbr.utils.throttle import Throttle
@@ -468,10 +481,70 @@ def _optional_text(field: str, value: Any) -> str | None:
     return value
 
 
+#: Kinds of the create operator's task-state entries (see :class:`StoredIds`).
+MESSAGE_KIND = "criaenvio.message"
+CAMPAIGN_KIND = "criaenvio.campaign"
+
+
+class StoredIds:
+    """What the create operator keeps in the task state store: the created message's and campaign's ids.
+
+    Read once, before any request (an unreachable store or a foreign entry fails the task there); each id
+    is written as soon as it is known. Without a store (Airflow 3.2, ``durable=False``) it holds nothing
+    and writes nothing, and the name-key look-up does the job.
+    """
+
+    def __init__(
+        self, state: TaskState | None, message_id: str | None, campaign: dict[str, str] | None
+    ) -> None:
+        self.state = state
+        self.message_id = message_id
+        self.campaign = campaign
+
+    @classmethod
+    def load(cls, state: TaskState | None) -> StoredIds:
+        """Read both entries (nothing without a store), checking their shape."""
+        if state is None:
+            return cls(None, None, None)
+        message = state.get("message", kind=MESSAGE_KIND)
+        campaign = state.get("campaign", kind=CAMPAIGN_KIND)
+        if message is not None and not (isinstance(message, dict) and isinstance(message.get("id"), str)):
+            raise EmailBRStateCorruptError(
+                f"Task state entry {state.full_key('message')!r} has no message id (found {message!r}); "
+                "nothing was created on a guess."
+            )
+        if campaign is not None and not (
+            isinstance(campaign, dict)
+            and isinstance(campaign.get("id"), str)
+            and isinstance(campaign.get("message_id"), str)
+        ):
+            raise EmailBRStateCorruptError(
+                f"Task state entry {state.full_key('campaign')!r} has no campaign and message ids (found "
+                f"{campaign!r}); nothing was created on a guess."
+            )
+        return cls(state, None if message is None else message["id"], campaign)
+
+    def store_message(self, message_id: str) -> None:
+        """Record the message's id (once)."""
+        if self.state is not None and self.message_id != message_id:
+            self.state.set("message", {"id": message_id}, kind=MESSAGE_KIND)
+            self.message_id = message_id
+
+    def store_campaign(self, campaign_id: str, message_id: str) -> None:
+        """Record the campaign's id and its message's (once)."""
+        record = {"id": campaign_id, "message_id": message_id}
+        if self.state is not None and self.campaign != record:
+            self.state.set("campaign", record, kind=CAMPAIGN_KIND)
+            self.campaign = record
+
+
 class _CriaEnvioOperatorMixin:
-    """The lazily built hook shared by the campaign operators."""
+    """The lazily built hook, the schedule checks and the audience look-up of the campaign operators."""
 
     criaenvio_conn_id: str
+    list_ids: str | Sequence[str] | None
+    list_names: str | Sequence[str] | None
+    log: Any
 
     @cached_property
     def hook(self) -> CriaEnvioHook:
@@ -498,22 +571,73 @@ class _CriaEnvioOperatorMixin:
             return local, err
         return local, None
 
+    def _resolve_lists(self, hook: CriaEnvioHook) -> list[str]:
+        """The audience's list ids (see :meth:`_audience_lists`)."""
+        return [str(record["id"]) for record in self._audience_lists(hook)]
+
+    def _audience_lists(self, hook: CriaEnvioHook) -> list[dict[str, Any]]:
+        """The audience's lists as CriaEnvio holds them (``id``, ``nome``, ``contatos_ativos``):
+        ``list_ids`` checked to exist and be active, or ``list_names`` resolved (exact, then case-folded;
+        an unknown or ambiguous name is an error)."""
+        if self.list_ids is not None:
+            ids = split_list("list_ids", self.list_ids)
+            found = {str(item.get("id")): item for item in hook.iter_lists(id=",".join(ids))}
+            missing = [i for i in ids if i not in found]
+            if missing:
+                raise EmailBRInputError(
+                    f"list_ids: {missing} are not active lists of this CriaEnvio account; check the ids "
+                    "(or activate the lists)"
+                )
+            return [found[i] for i in dict.fromkeys(ids)]
+        names = split_list("list_names", self.list_names)
+        by_name: dict[str, list[dict[str, Any]]] = {}
+        for item in hook.iter_lists():
+            by_name.setdefault(str(item.get("nome") or "").strip(), []).append(item)
+        records: dict[str, dict[str, Any]] = {}
+        for name in names:
+            matches = by_name.get(name)
+            if matches is None:
+                folded = [found for known, found in by_name.items() if known.casefold() == name.casefold()]
+                matches = folded[0] if len(folded) == 1 else None
+            if not matches:
+                known = ", ".join(repr(n) for n in sorted(by_name)[:20]) or "none"
+                raise EmailBRInputError(
+                    f"list_names: no active list is named {name!r}; active lists: {known}"
+                    + (" …" if len(by_name) > 20 else "")
+                )
+            if len(matches) > 1:
+                ids = ", ".join(str(m.get("id")) for m in matches)
+                raise EmailBRInputError(
+                    f"list_names: {len(matches)} active lists are named {name!r} (ids {ids}); "
+                    "use list_ids to say which"
+                )
+            records.setdefault(str(matches[0].get("id")), matches[0])
+        self.log.info("Lists %s resolved to ids %s.", names, list(records))
+        return list(records.values())
+
 
 class CriaEnvioCreateCampaignOperator(_CriaEnvioOperatorMixin, BaseOperator):
     """Create a CriaEnvio message and schedule a campaign of it to lists, once per task instance.
 
     Steps: validate everything that can be validated locally (texts, ``start_at``, a time in the past) →
-    look for what an earlier try of this task instance created (see *Idempotency* in the module docs) →
-    resolve the sender (refused unless confirmed) and the lists → ``POST /mensagens`` → optionally
-    ``GET /mensagens/{id}/lista_teste`` → ``POST /envios``.
+    look for what an earlier try of this task instance created (the task state store, then the name key: see
+    the module docs) → resolve the sender (refused unless confirmed) and the lists → ``POST /mensagens`` →
+    optionally ``GET /mensagens/{id}/lista_teste`` → ``POST /envios``.
 
-    :param subject: the message's subject (``assunto``). Templated.
-    :param html: the message's HTML. Templated; a value ending in ``.html``/``.htm`` is the name of a Jinja
-        template file, looked up in the DAG's ``template_searchpath``. A message over the platform's size
-        limit is refused by CriaEnvio and the vendor's reason is raised.
+    The two halves can run as two tasks with an approval between them: ``schedule=False`` stops after the
+    message and returns its id; ``message_id=`` skips the message and schedules the given one. Each half is
+    idempotent on its own. With ``message_id``, a message is scheduled at most once by this operator: when
+    it already has a campaign, that campaign is returned and nothing new is created.
+
+    :param subject: the message's subject (``assunto``); required unless ``message_id`` is given. Templated.
+    :param html: the message's HTML; required unless ``message_id`` is given. Templated; a value ending in
+        ``.html``/``.htm`` is the name of a Jinja template file, looked up in the DAG's
+        ``template_searchpath``. A message over the platform's size limit is refused by CriaEnvio and the
+        vendor's reason is raised.
     :param list_ids: ids of the audience lists, as a list or ``"id1,id2"``. Templated.
     :param list_names: names of the audience lists (exact, active lists), resolved to ids; an unknown or
-        ambiguous name is an error. Give exactly one of ``list_ids`` and ``list_names``. Templated.
+        ambiguous name is an error. Give exactly one of ``list_ids`` and ``list_names`` (neither with
+        ``schedule=False``). Templated.
     :param name: the message's secondary name; the idempotency key is appended to it in brackets
         (default: ``<dag_id>.<task_id>``). Templated.
     :param reply_to: reply-to address (``email_resposta``). Templated.
@@ -526,10 +650,16 @@ class CriaEnvioCreateCampaignOperator(_CriaEnvioOperatorMixin, BaseOperator):
         as ``DD/MM/YYYY HH:MM``; a naive datetime (or an ISO string without offset) is taken as already in
         that zone. A time in the past is refused before any request. Templated.
     :param send_test: send the message to the account's test list before scheduling.
+    :param schedule: ``False`` stops after the message: no campaign is created and the task returns the
+        message's id (for :class:`CriaEnvioSendTestOperator` and a later ``message_id=`` task).
+    :param message_id: schedule this existing message instead of creating one (e.g.
+        ``"{{ ti.xcom_pull(task_ids='create_message') }}"``). Templated.
+    :param durable: keep the created ids in Airflow 3.3's task state store (default ``True``); ignored on
+        Airflow 3.2, which has none (the name-key look-up is used there).
     :param criaenvio_conn_id: the CriaEnvio connection.
 
     Returns (XCom) ``{"campaign_id", "codigo", "message_id", "status", "scheduled_for" (ISO-8601 with
-    offset), "total_contacts"}``.
+    offset), "total_contacts"}``; with ``schedule=False``, the message's id.
     """
 
     template_fields: Sequence[str] = (
@@ -542,6 +672,7 @@ class CriaEnvioCreateCampaignOperator(_CriaEnvioOperatorMixin, BaseOperator):
         "list_names",
         "sender",
         "start_at",
+        "message_id",
     )
     template_ext: Sequence[str] = (".html", ".htm")
     template_fields_renderers = {"html": "html"}
@@ -550,8 +681,8 @@ class CriaEnvioCreateCampaignOperator(_CriaEnvioOperatorMixin, BaseOperator):
     def __init__(
         self,
         *,
-        subject: str,
-        html: str,
+        subject: str | None = None,
+        html: str | None = None,
         list_ids: str | Sequence[str] | None = None,
         list_names: str | Sequence[str] | None = None,
         name: str | None = None,
@@ -560,15 +691,41 @@ class CriaEnvioCreateCampaignOperator(_CriaEnvioOperatorMixin, BaseOperator):
         sender: str | None = None,
         start_at: StartAt = "agora",
         send_test: bool = False,
+        schedule: bool = True,
+        message_id: str | None = None,
+        durable: bool = True,
         criaenvio_conn_id: str = CriaEnvioHook.default_conn_name,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        if (list_ids is None) == (list_names is None):
+        if not isinstance(schedule, bool):
+            raise EmailBRInputError(f"{self.task_id}: schedule must be True or False, got {schedule!r}")
+        if schedule and (list_ids is None) == (list_names is None):
             raise EmailBRInputError(
                 f"{self.task_id}: give exactly one of list_ids (ids) or list_names (names) for the audience; "
                 f"got list_ids={list_ids!r}, list_names={list_names!r}"
             )
+        if not schedule:
+            given = {"list_ids": list_ids, "list_names": list_names, "sender": sender}
+            unused = [f"{k}={v!r}" for k, v in given.items() if v is not None]
+            if message_id is not None or unused:
+                raise EmailBRInputError(
+                    f"{self.task_id}: schedule=False only creates the message, so "
+                    f"{', '.join(unused + (['message_id'] if message_id is not None else []))} would not be "
+                    "used; give the audience and sender to the task that schedules it (message_id=...)"
+                )
+        if message_id is not None:
+            given = {"subject": subject, "html": html, "name": name, "reply_to": reply_to}
+            given["unsubscribe_message"] = unsubscribe_message
+            unused = [k for k, v in given.items() if v is not None] + (["send_test"] if send_test else [])
+            if unused:
+                raise EmailBRInputError(
+                    f"{self.task_id}: message_id schedules an existing message, so {', '.join(unused)} "
+                    "would not be used; give them to the task that creates the message (schedule=False)"
+                )
+        self.schedule = schedule
+        self.message_id = message_id
+        self.durable = durable
         self.subject = subject
         self.html = html
         self.list_ids = list_ids
@@ -581,29 +738,47 @@ class CriaEnvioCreateCampaignOperator(_CriaEnvioOperatorMixin, BaseOperator):
         self.send_test = send_test
         self.criaenvio_conn_id = criaenvio_conn_id
 
-    def execute(self, context: Context) -> dict[str, Any]:
-        """Create (or find again) the message, then schedule its campaign; return the campaign summary.
+    def execute(self, context: Context) -> dict[str, Any] | str:
+        """Create (or find again) the message, then schedule its campaign; return the campaign summary
+        (the message's id with ``schedule=False``).
 
-        Everything that can be checked locally is checked first; then what an earlier try of this task
-        instance created is looked up. The rest is two steps, each reconciled on its own:
-        :meth:`_message_step` (create or reuse the message, optionally send it to the test list) and
-        :meth:`_campaign_step` (schedule the message to the lists).
+        Everything that can be checked locally is checked first, and the task state store is read before
+        any request; then what an earlier try of this task instance created is looked up. The rest is two
+        steps, each reconciled on its own: :meth:`_message_step` (create or reuse the message, optionally
+        send it to the test list) and :meth:`_campaign_step` (schedule the message to the lists).
         """
         ti = context["ti"]
-        key = idempotency_key(ti.dag_id, ti.task_id, ti.run_id, getattr(ti, "map_index", -1))
         first_try = (getattr(ti, "try_number", 1) or 1) <= 1
         hook = self.hook
-        fields = self._message_fields(f"{ti.dag_id}.{ti.task_id}", key)
-        # the audience's shape is checked before the first request (its ids are checked against the API later)
-        if self.list_ids is not None:
-            split_list("list_ids", self.list_ids)
+        start: DateTime | None = None
+        past_error: EmailBRInputError | None = None
+        fields: dict[str, Any] = {}
+        key = idempotency_key(ti.dag_id, ti.task_id, ti.run_id, getattr(ti, "map_index", -1))
+        if self.message_id is None:
+            fields = self._message_fields(f"{ti.dag_id}.{ti.task_id}", key)
         else:
-            split_list("list_names", self.list_names)
-        start, past_error = self._schedule(hook, self.start_at, field="start_at", first_try=first_try)
-        self.log.info("Idempotency key of this task instance: %s", key)
+            required("message_id", self.message_id, text=True)
+        if self.schedule:
+            # the audience's shape is checked before the first request (its ids are checked later)
+            if self.list_ids is not None:
+                split_list("list_ids", self.list_ids)
+            else:
+                split_list("list_names", self.list_names)
+            start, past_error = self._schedule(hook, self.start_at, field="start_at", first_try=first_try)
+        durable = StoredIds.load(TaskState.from_context(context, namespace="campaign", durable=self.durable))
+        if durable.campaign is not None:
+            return self._reattach(hook, durable.campaign, start)
 
-        messages = find_keyed_messages(hook, key)
-        campaign = find_campaign_of(hook, (m["id"] for m in messages))
+        if self.message_id is not None:
+            return self._schedule_existing(hook, str(self.message_id).strip(), start, past_error, durable)
+
+        self.log.info("Idempotency key of this task instance: %s", key)
+        if durable.message_id is not None:
+            self.log.info("An earlier try stored message %s in the task state store.", durable.message_id)
+            messages: list[dict[str, Any]] = [{"id": durable.message_id}]
+        else:
+            messages = find_keyed_messages(hook, key)
+        campaign = find_campaign_of(hook, (m["id"] for m in messages)) if self.schedule else None
         if campaign is not None:
             self.log.info(
                 "An earlier try already created campaign %s (message %s, status %s): reusing it, nothing new "
@@ -612,14 +787,67 @@ class CriaEnvioCreateCampaignOperator(_CriaEnvioOperatorMixin, BaseOperator):
                 campaign.get("id_mensagem"),
                 campaign.get("status"),
             )
+            durable.store_campaign(str(campaign["id"]), str(campaign.get("id_mensagem")))
             return self._result(hook, campaign, str(campaign.get("id_mensagem")), start)
+        if not self.schedule:
+            message_id = self._message_step(hook, key, fields, messages, durable)
+            self.log.info("Message %s is ready; no campaign is created (schedule=False).", message_id)
+            return message_id
         if past_error is not None:
             raise past_error
 
         sender_id = self._resolve_sender(hook)
         list_ids = self._resolve_lists(hook)
-        message_id = self._message_step(hook, key, fields, messages)
-        return self._campaign_step(hook, message_id, list_ids, sender_id, start)
+        message_id = self._message_step(hook, key, fields, messages, durable)
+        return self._campaign_step(hook, message_id, list_ids, sender_id, start, durable)
+
+    def _schedule_existing(
+        self,
+        hook: CriaEnvioHook,
+        message_id: str,
+        start: DateTime | None,
+        past_error: EmailBRInputError | None,
+        durable: StoredIds,
+    ) -> dict[str, Any]:
+        """Schedule ``message_id`` unless it already has a campaign (which is then returned)."""
+        campaign = find_campaign_of(hook, [message_id])
+        if campaign is not None:
+            self.log.info(
+                "Message %s already has campaign %s (status %s): reusing it, nothing new is created.",
+                message_id,
+                campaign.get("id"),
+                campaign.get("status"),
+            )
+            durable.store_campaign(str(campaign["id"]), message_id)
+            return self._result(hook, campaign, message_id, start)
+        if past_error is not None:
+            raise past_error
+        sender_id = self._resolve_sender(hook)
+        list_ids = self._resolve_lists(hook)
+        return self._campaign_step(hook, message_id, list_ids, sender_id, start, durable)
+
+    def _reattach(
+        self, hook: CriaEnvioHook, stored: Mapping[str, str], start: DateTime | None
+    ) -> dict[str, Any]:
+        """The summary of the campaign an earlier try stored in the task state store; nothing is created."""
+        campaign_id = stored["id"]
+        try:
+            campaign = (hook.get_campaign(campaign_id) or {}).get("data") or {}
+        except EmailBRNotFoundError as err:
+            raise EmailBRInputError(
+                f"An earlier try of this task created CriaEnvio campaign {campaign_id} (task state store), "
+                "but CriaEnvio no longer has it. Nothing was created again, so that nobody gets the campaign "
+                "twice; delete the task's state (mark the task instance success) to create a new one."
+            ) from err
+        self.log.info(
+            "An earlier try stored campaign %s (message %s) in the task state store: reattaching, nothing "
+            "new is created.",
+            campaign_id,
+            stored["message_id"],
+        )
+        return self._result(
+            hook, {**campaign, "id": campaign.get("id", campaign_id)}, stored["message_id"], start
+        )
 
     def _message_fields(self, default_name: str, key: str) -> dict[str, Any]:
         """The message's fields, validated; the secondary name carries the idempotency ``key``."""
@@ -633,10 +861,15 @@ class CriaEnvioCreateCampaignOperator(_CriaEnvioOperatorMixin, BaseOperator):
         }
 
     def _message_step(
-        self, hook: CriaEnvioHook, key: str, fields: Mapping[str, Any], earlier: Sequence[Mapping[str, Any]]
+        self,
+        hook: CriaEnvioHook,
+        key: str,
+        fields: Mapping[str, Any],
+        earlier: Sequence[Mapping[str, Any]],
+        durable: StoredIds,
     ) -> str:
         """Step 1: the message's id, reusing (and updating) one an earlier try created under ``key``, else
-        creating it; then, with ``send_test``, send it to the account's test list."""
+        creating it and storing its id at once; then, with ``send_test``, send it to the test list."""
         if earlier:
             message_id = str(earlier[0]["id"])
             self.log.info(
@@ -647,6 +880,7 @@ class CriaEnvioCreateCampaignOperator(_CriaEnvioOperatorMixin, BaseOperator):
             hook.update_message(message_id, **{k: v for k, v in fields.items() if v is not None})
         else:
             message_id = self._create_message(hook, key, fields)
+        durable.store_message(message_id)
         if self.send_test:
             hook.send_test_message(message_id)
             self.log.info("Message %s sent to the account's test list.", message_id)
@@ -659,8 +893,10 @@ class CriaEnvioCreateCampaignOperator(_CriaEnvioOperatorMixin, BaseOperator):
         list_ids: list[str],
         sender_id: str | None,
         start: DateTime | None,
+        durable: StoredIds,
     ) -> dict[str, Any]:
-        """Step 2: schedule a campaign of ``message_id`` to ``list_ids``; return the campaign summary."""
+        """Step 2: schedule a campaign of ``message_id`` to ``list_ids``, storing its id at once; return
+        the campaign summary."""
         campaign = self._create_once(
             "Creating the campaign",
             "envios",
@@ -672,6 +908,7 @@ class CriaEnvioCreateCampaignOperator(_CriaEnvioOperatorMixin, BaseOperator):
             ),
             lambda: find_campaign_of(hook, [message_id]),
         )
+        durable.store_campaign(str(campaign["id"]), message_id)
         result = self._result(hook, campaign, message_id, start)
         self.log.info(
             "Campaign %s (code %s) scheduled for %s to %s contact(s) of list(s) %s; status %s.",
@@ -730,44 +967,6 @@ class CriaEnvioCreateCampaignOperator(_CriaEnvioOperatorMixin, BaseOperator):
             )
         self.log.info("Sender %s (id %s) is confirmed.", mask_email(match.get("email")), match.get("id"))
         return str(match["id"])
-
-    def _resolve_lists(self, hook: CriaEnvioHook) -> list[str]:
-        """The audience's list ids: ``list_ids`` checked to exist and be active, or ``list_names``
-        resolved."""
-        if self.list_ids is not None:
-            ids = split_list("list_ids", self.list_ids)
-            found = {str(item.get("id")) for item in hook.iter_lists(id=",".join(ids))}
-            missing = [i for i in ids if i not in found]
-            if missing:
-                raise EmailBRInputError(
-                    f"list_ids: {missing} are not active lists of this CriaEnvio account; check the ids "
-                    "(or activate the lists)"
-                )
-            return ids
-        names = split_list("list_names", self.list_names)
-        by_name: dict[str, list[str]] = {}
-        for item in hook.iter_lists():
-            by_name.setdefault(str(item.get("nome") or "").strip(), []).append(str(item.get("id")))
-        ids: list[str] = []
-        for name in names:
-            matches = by_name.get(name)
-            if matches is None:
-                folded = [ids_ for known, ids_ in by_name.items() if known.casefold() == name.casefold()]
-                matches = folded[0] if len(folded) == 1 else None
-            if not matches:
-                known = ", ".join(repr(n) for n in sorted(by_name)[:20]) or "none"
-                raise EmailBRInputError(
-                    f"list_names: no active list is named {name!r}; active lists: {known}"
-                    + (" …" if len(by_name) > 20 else "")
-                )
-            if len(matches) > 1:
-                raise EmailBRInputError(
-                    f"list_names: {len(matches)} active lists are named {name!r} (ids {', '.join(matches)}); "
-                    "use list_ids to say which"
-                )
-            ids.append(matches[0])
-        self.log.info("Lists %s resolved to ids %s.", names, ids)
-        return list(dict.fromkeys(ids))
 
     # ------------------------------------------------------------------ creation with reconciliation
 
