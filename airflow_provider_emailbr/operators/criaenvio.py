@@ -2,7 +2,9 @@
 
 :class:`CriaEnvioImportContactsOperator` upserts contacts into lists.
 :class:`CriaEnvioCreateCampaignOperator` creates the message, optionally sends it to the account's test list,
-and schedules the campaign; :class:`CriaEnvioCampaignControlOperator` pauses, cancels or resumes one.
+and schedules the campaign (or one half of that); :class:`CriaEnvioSendTestOperator` sends a message to the
+test list and reports what an approver needs; :class:`CriaEnvioCampaignControlOperator` pauses, cancels
+or resumes one.
 :class:`CriaEnvioExportUnsubscribesOperator` writes the contacts who unsubscribed to a file. Waiting
 for a campaign to go out is the job of
 :class:`~airflow_provider_emailbr.sensors.criaenvio.CriaEnvioCampaignSensor`.
@@ -1039,6 +1041,174 @@ class CriaEnvioCreateCampaignOperator(_CriaEnvioOperatorMixin, BaseOperator):
             "scheduled_for": scheduled_for,
             "total_contacts": read_int(campaign.get("total_de_contatos")),
         }
+
+
+#: The list CriaEnvio sends test messages to (``GET /mensagens/{id}/lista_teste``).
+TEST_LIST_NAME = "Lista Teste"
+#: Kind of the send-test operator's task-state entry.
+TEST_SEND_KIND = "criaenvio.test_send"
+
+
+class CriaEnvioSendTestOperator(_CriaEnvioOperatorMixin, BaseOperator):
+    """Send a CriaEnvio message to the account's test list and return what an approver needs to decide.
+
+    The documented call ``GET /mensagens/{id}/lista_teste`` sends the message to the active contacts of the
+    account's "Lista Teste". Before it, the message (its subject), the test list (its active contacts) and,
+    when given, the audience lists (their sizes) are read, so a wrong id or an empty test list fails before
+    anything is sent.
+
+    The call sends e-mail and CriaEnvio offers no way to ask whether it did, so it is never repeated after a
+    lost answer: with Airflow 3.3's task state store (``durable=True``), the request is recorded before it
+    goes out and its success after; a retry that finds a confirmed send does not send again, and one that
+    finds an unconfirmed request reports ``test_send: "unknown"`` (the testers' inboxes tell) instead of
+    sending a second time. On Airflow 3.2 (no store), a retry sends the test again — to the account's own
+    testers, never to the audience.
+
+    :param message_id: the message, e.g. ``"{{ ti.xcom_pull(task_ids='create_message') }}"``. Templated.
+    :param list_ids: the audience's list ids, to report their sizes (optional). Templated.
+    :param list_names: or the audience's list names (exact, active lists). Templated.
+    :param test_list_name: the name of the account's test list (default ``"Lista Teste"``).
+    :param max_recipients_shown: how many test recipients (masked) the result lists (default 20).
+    :param durable: keep the send's outcome in the task state store (default ``True``; ignored on 3.2).
+    :param criaenvio_conn_id: the CriaEnvio connection.
+
+    Returns (XCom) ``{"message_id", "subject", "test_send" ("sent", "sent_earlier" or "unknown"),
+    "test_list": {"id", "name", "active_contacts"}, "test_recipients" (masked addresses),
+    "lists": [{"id", "name", "active_contacts"}], "audience_contacts"}``; ``audience_contacts`` adds the
+    lists' active contacts (a contact in two lists counts twice; CriaEnvio sends it one e-mail).
+    """
+
+    template_fields: Sequence[str] = ("message_id", "list_ids", "list_names", "test_list_name")
+    ui_color = "#fde9d9"
+
+    def __init__(
+        self,
+        *,
+        message_id: str,
+        list_ids: str | Sequence[str] | None = None,
+        list_names: str | Sequence[str] | None = None,
+        test_list_name: str = TEST_LIST_NAME,
+        max_recipients_shown: int = 20,
+        durable: bool = True,
+        criaenvio_conn_id: str = CriaEnvioHook.default_conn_name,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if list_ids is not None and list_names is not None:
+            raise EmailBRInputError(
+                f"{self.task_id}: give at most one of list_ids and list_names; got list_ids={list_ids!r}, "
+                f"list_names={list_names!r}"
+            )
+        if not isinstance(max_recipients_shown, int) or not 0 <= max_recipients_shown <= 100:
+            raise EmailBRInputError(
+                f"{self.task_id}: max_recipients_shown must be an integer from 0 to 100, got "
+                f"{max_recipients_shown!r}"
+            )
+        self.message_id = message_id
+        self.list_ids = list_ids
+        self.list_names = list_names
+        self.test_list_name = test_list_name
+        self.max_recipients_shown = max_recipients_shown
+        self.durable = durable
+        self.criaenvio_conn_id = criaenvio_conn_id
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        """Read the message, the test list and the audience; send the test once; return the summary."""
+        message_id = required("message_id", self.message_id, text=True).strip()
+        list_name = required("test_list_name", self.test_list_name, text=True).strip()
+        state = TaskState.from_context(context, namespace="send_test", durable=self.durable)
+        earlier = None if state is None else state.get("test_send", kind=TEST_SEND_KIND)
+        if earlier is not None and earlier not in ("requested", "sent"):
+            raise EmailBRStateCorruptError(
+                f"Task state entry {state.full_key('test_send')!r} is {earlier!r}, not 'requested' or "
+                "'sent'; nothing was sent on a guess."
+            )
+        hook = self.hook
+        try:
+            message = (hook.get_message(message_id) or {}).get("data") or {}
+        except EmailBRNotFoundError as err:
+            raise EmailBRInputError(f"message_id: CriaEnvio has no message {message_id!r}") from err
+        test_list = self._test_list(hook, list_name)
+        recipients = self._test_recipients(hook, str(test_list["id"]))
+        test_size = read_int(test_list.get("contatos_ativos")) or 0
+        if test_size == 0:
+            raise EmailBRInputError(
+                f"test_list_name: the list {list_name!r} has no active contacts; add the testers to it in "
+                "CriaEnvio before sending a test"
+            )
+        audience = [] if self.list_ids is None and self.list_names is None else self._audience_lists(hook)
+        outcome = self._send_once(hook, message_id, state, earlier)
+        sizes = [
+            {
+                "id": str(item.get("id")),
+                "name": str(item.get("nome") or ""),
+                "active_contacts": read_int(item.get("contatos_ativos")) or 0,
+            }
+            for item in audience
+        ]
+        return {
+            "message_id": message_id,
+            "subject": str(message.get("assunto") or ""),
+            "test_send": outcome,
+            "test_list": {"id": str(test_list["id"]), "name": list_name, "active_contacts": test_size},
+            "test_recipients": recipients,
+            "lists": sizes,
+            "audience_contacts": sum(item["active_contacts"] for item in sizes),
+        }
+
+    def _test_list(self, hook: CriaEnvioHook, name: str) -> Mapping[str, Any]:
+        """The active list named ``name`` (exact, else case-folded); none or several is an error."""
+        found = [item for item in hook.iter_lists(nome=name) if str(item.get("nome") or "").strip() == name]
+        if not found:
+            found = [
+                item
+                for item in hook.iter_lists(nome=name)
+                if str(item.get("nome") or "").strip().casefold() == name.casefold()
+            ]
+        if len(found) != 1:
+            problem = "no active list" if not found else f"{len(found)} active lists"
+            raise EmailBRInputError(
+                f"test_list_name: {problem} named {name!r} in this CriaEnvio account; CriaEnvio sends tests "
+                "to its test list ('Lista Teste')"
+            )
+        return found[0]
+
+    def _test_recipients(self, hook: CriaEnvioHook, list_id: str) -> list[str]:
+        """The first ``max_recipients_shown`` active contacts of the test list, masked (LGPD)."""
+        if self.max_recipients_shown == 0:
+            return []
+        view = hook.get_list(list_id, embeds=["contatos"], status="ativos")
+        contacts = (((view.get("data") or {}).get("contatos") or {}).get("data")) or []
+        return [mask_email(str(c.get("email") or "")) for c in contacts[: self.max_recipients_shown]]
+
+    def _send_once(
+        self, hook: CriaEnvioHook, message_id: str, state: TaskState | None, earlier: str | None
+    ) -> str:
+        """Send the test unless an earlier try did (or may have); return the outcome."""
+        if earlier == "sent":
+            self.log.info(
+                "An earlier try sent message %s to the test list: not sending it again.", message_id
+            )
+            return "sent_earlier"
+        if earlier == "requested":
+            self.log.warning(
+                "An earlier try asked CriaEnvio to send message %s to the test list, but its answer was "
+                "lost: not sending it again (the testers' inboxes tell whether it arrived).",
+                message_id,
+            )
+            return "unknown"
+        if state is not None:
+            state.set("test_send", "requested", kind=TEST_SEND_KIND)
+        try:
+            hook.send_test_message(message_id)
+        except EmailBRError as err:
+            if state is not None and not outcome_unknown(err):
+                state.delete("test_send")  # refused or never sent: a retry may send it
+            raise
+        if state is not None:
+            state.set("test_send", "sent", kind=TEST_SEND_KIND)
+        self.log.info("Message %s sent to the account's test list.", message_id)
+        return "sent"
 
 
 class CriaEnvioCampaignControlOperator(_CriaEnvioOperatorMixin, BaseOperator):
