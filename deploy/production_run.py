@@ -814,7 +814,82 @@ def run(args: argparse.Namespace, work: Path, report: dict[str, Any], services: 
     task_logs = home / "logs" / f"dag_id={DAG_ID}" / f"run_id={run_id}" / f"task_id={SENSOR_TASK}"
     report["trigger_logs"] = sorted(task_logs.glob("*.trigger.*.log"))
     report["outputs"] = verify_outputs(api, dag_run, work / "output", sandbox.client.state("criaenvio"))
+    report["approval"] = scenario_campaign_approval(api, work, sandbox.client, services, args.run_timeout)
     report["ok"] = True
+
+
+# -- scenario: a campaign approved through the REST API ------------------------------------------------------
+APPROVAL_DAG_FILE = REPO / "example_dags" / "emailbr_campaign_with_approval.py"
+APPROVAL_DAG_ID = "emailbr_campaign_with_approval"
+
+
+def scenario_campaign_approval(
+    api: AirflowAPI, work: Path, sandbox: Any, services: list[Service], timeout: float
+) -> dict[str, Any]:
+    """Run ``emailbr_campaign_with_approval``, approve it through the REST API once its ``approve`` task waits
+    for input, and check that the run succeeded with exactly one campaign of its message on the sandbox."""
+    dags = work / "dags"
+    (dags / "data").mkdir(exist_ok=True)
+    shutil.copyfile(
+        APPROVAL_DAG_FILE.parent / "data" / "clientes_newsletter.csv",
+        dags / "data" / "clientes_newsletter.csv",
+    )
+    shutil.copyfile(APPROVAL_DAG_FILE, dags / APPROVAL_DAG_FILE.name)
+    base = f"/api/v2/dags/{APPROVAL_DAG_ID}"
+
+    def alive() -> None:
+        for service in services:
+            service.check_alive()
+
+    def parsed() -> bool | None:
+        alive()
+        return True if api.request("GET", base).status_code == 200 else None
+
+    wait_for(f"the dag-processor to parse {APPROVAL_DAG_ID}", parsed, timeout)
+    api.call("PATCH", base, json={"is_paused": False})
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    run_id = f"production_run_approval__{now:%Y%m%dT%H%M%S}"
+    api.call(
+        "POST", f"{base}/dagRuns", json={"dag_run_id": run_id, "logical_date": now.isoformat(), "conf": {}}
+    )
+    say(f"triggered {APPROVAL_DAG_ID} run {run_id}; waiting for its approval to be asked")
+    run_path = f"{base}/dagRuns/{run_id}"
+
+    def awaiting_input() -> dict[str, Any] | None:
+        alive()
+        if api.call("GET", run_path)["state"] in TERMINAL_RUN_STATES:
+            raise RunFailed(f"{run_id} ended before its approval was asked")
+        ti = api.call("GET", f"{run_path}/taskInstances/approve")
+        if ti["state"] != "awaiting_input":
+            return None
+        return api.call("GET", f"{run_path}/taskInstances/approve/-1/hitlDetails")
+
+    detail = wait_for("the approve task to wait for input", awaiting_input, timeout)
+    if detail.get("response_received") or "Novidades da semana" not in detail["subject"]:
+        raise RunFailed(f"unexpected approval request: {detail}")
+    answer = api.call(
+        "PATCH",
+        f"{run_path}/taskInstances/approve/-1/hitlDetails",
+        json={"chosen_options": ["Approve"], "params_input": {}},
+    )
+    say(f"approved through the REST API as {answer['responded_by']['name']}")
+
+    def ended() -> str | None:
+        alive()
+        state = api.call("GET", run_path)["state"]
+        return state if state in TERMINAL_RUN_STATES else None
+
+    state = wait_for(f"{run_id} to end", ended, timeout)
+    instances = api.call("GET", f"{run_path}/taskInstances")["task_instances"]
+    task_states = {ti["task_id"]: ti["state"] for ti in instances}
+    if state != "success" or set(task_states.values()) != {"success"}:
+        raise RunFailed(f"{run_id} ended {state}: {task_states}")
+    message_id = api.call("GET", f"{run_path}/taskInstances/create_message/xcomEntries/return_value")["value"]
+    campaigns = [c for c in sandbox.state("criaenvio")["campaigns"] if c["mensagem"] == message_id]
+    if len(campaigns) != 1:
+        raise RunFailed(f"approved run {run_id}: {len(campaigns)} campaigns of message {message_id}, not 1")
+    say(f"approved run {run_id} succeeded with one campaign ({campaigns[0]['id']}) of message {message_id}")
+    return {"run_id": run_id, "message_id": message_id, "campaign_id": campaigns[0]["id"]}
 
 
 def print_summary(report: dict[str, Any], services: list[Service]) -> None:

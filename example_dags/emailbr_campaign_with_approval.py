@@ -15,8 +15,9 @@
 "Reject" skips steps 5–7 and a timeout fails ``approve`` (so they never run): in both cases no campaign
 exists. Connections: ``criaenvio_default`` and ``mailgrid_default``. Variables: ``emailbr_contacts_csv``
 (default: the sample file shipped here), ``emailbr_approvers`` (who approves; default
-``marketing@exemplo.com.br``), ``emailbr_output_dir`` (default ``/tmp/emailbr-output``). The link in the
-e-mail uses ``[api] base_url`` (default ``http://localhost:8080``).
+``marketing@exemplo.com.br``), ``emailbr_output_dir`` (default ``/tmp/emailbr-output``) and
+``emailbr_airflow_url``, the Airflow UI's address for the link in the e-mail (default
+``http://localhost:8080``).
 """
 
 from __future__ import annotations
@@ -66,7 +67,7 @@ APPROVERS_EMAIL = (
     "<p>Público: <b>{{ " + PREVIEW + "['audience_contacts'] }}</b> contato(s). A prévia foi enviada à lista "
     "de teste.</p>"
     '<p><a href="{{ task.generate_link_to_ui(task_instance=ti, '
-    "base_url=conf.get('api', 'base_url', fallback=None) or 'http://localhost:8080') }}\">"
+    "base_url=var.value.get('emailbr_airflow_url', 'http://localhost:8080')) }}\">"
     "Aprovar ou rejeitar no Airflow</a></p>"
 )
 

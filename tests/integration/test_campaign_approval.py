@@ -20,7 +20,7 @@ from typing import Any
 import pendulum
 import pytest
 
-from tests.dagrun import run_dag, skip_without_dag_runs
+from tests.dagrun import ensure_metadata_db, run_dag, skip_without_dag_runs
 
 pytestmark = pytest.mark.integration
 
@@ -113,6 +113,7 @@ def run_with(sandbox: Any, act: Callable[[Any, Any], None], monkeypatch: Any, tm
     )
     monkeypatch.setenv("AIRFLOW_VAR_EMAILBR_APPROVERS", "aprovadora@exemplo.com.br")
     sandbox.config(campaign_seconds=1, clock_speed=3600)
+    ensure_metadata_db()  # before the thread reads the metadata DB
     approver = Approver(act).start()
     result = run_dag(EXAMPLE, DAG_ID, logical_date=pendulum.now("UTC").replace(microsecond=0))
     approver.thread.join(timeout=5)
