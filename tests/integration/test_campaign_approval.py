@@ -38,6 +38,13 @@ class Approver:
         self.thread = threading.Thread(target=self._run, daemon=True)
 
     def start(self) -> Approver:
+        # everything the thread uses is imported here first: two threads importing Airflow at once can
+        # deadlock on the import locks
+        import airflow.api_fastapi.core_api.routes.public.hitl
+        import airflow.jobs.scheduler_job_runner
+        import airflow.models.taskinstance
+        import airflow.utils.session  # noqa: F401
+
         self.thread.start()
         return self
 
