@@ -55,7 +55,8 @@ def clear_and_rerun(run_id: str) -> str:
         session.commit()
         session.refresh(ti)
         _run_task(ti=ti, task=dag.task_dict[TASK_ID])
-        session.refresh(ti)
+    with create_session() as session:
+        ti = session.query(TaskInstance).filter_by(dag_id=DAG_ID, run_id=run_id, task_id=TASK_ID).one()
         return str(ti.state)
 
 
