@@ -324,3 +324,27 @@ def test_send_test_refuses_an_empty_test_list_before_sending(server, criaenvio):
     with pytest.raises(EmailBRInputError, match="'Lista Teste' has no active contacts"):
         CriaEnvioSendTestOperator(task_id="preview", message_id="m1").execute(ctx(None))
     assert ("GET", "mensagens/m1/lista_teste") not in calls(server)
+
+
+def test_a_stored_campaign_that_no_longer_exists_is_a_clear_error_and_nothing_is_created(server, criaenvio):
+    store = FakeTaskStateStore()
+    store.set(
+        CAMPAIGN_KEY, {"emailbr": "criaenvio.campaign", "v": 1, "data": {"id": "c1", "message_id": "m1"}}
+    )
+    not_found = {
+        "error": {"code": "01-NAO-ENCONTRADO", "http_code": 404, "message": "Registro não encontrado."}
+    }
+    server.reply(Reply(status=404, body=not_found))
+    with pytest.raises(EmailBRInputError, match="campaign c1 .*no longer has it"):
+        create_op().execute(ctx(store, try_number=2))
+    assert calls(server) == [("GET", "envios/c1")]
+
+
+def test_send_test_of_an_unknown_message_fails_before_sending(server, criaenvio):
+    not_found = {
+        "error": {"code": "01-NAO-ENCONTRADO", "http_code": 404, "message": "Mensagem não encontrada."}
+    }
+    server.reply(Reply(status=404, body=not_found))
+    with pytest.raises(EmailBRInputError, match="message_id: CriaEnvio has no message 'zz'"):
+        CriaEnvioSendTestOperator(task_id="preview", message_id="zz").execute(ctx(FakeTaskStateStore()))
+    assert calls(server) == [("GET", "mensagens/zz")]
