@@ -855,12 +855,22 @@ def scenario_campaign_approval(
     say(f"triggered {APPROVAL_DAG_ID} run {run_id}; waiting for its approval to be asked")
     run_path = f"{base}/dagRuns/{run_id}"
 
+    waiting_since: list[float] = []
+
     def awaiting_input() -> dict[str, Any] | None:
+        """The approval request once the task has waited for input for 20 s, as a person answers. On 3.3.2
+        an answer that comes before the scheduler has processed the executor event of the workload that
+        parked the task (its supervisor lingers ~5 s on this machine) fails the task: the scheduler reads
+        that event's "success" against the resumed, queued task instance."""
         alive()
         if api.call("GET", run_path)["state"] in TERMINAL_RUN_STATES:
             raise RunFailed(f"{run_id} ended before its approval was asked")
         ti = api.call("GET", f"{run_path}/taskInstances/approve")
         if ti["state"] != "awaiting_input":
+            waiting_since.clear()
+            return None
+        waiting_since.append(time.monotonic())
+        if waiting_since[-1] - waiting_since[0] < 20:
             return None
         return api.call("GET", f"{run_path}/taskInstances/approve/-1/hitlDetails")
 
