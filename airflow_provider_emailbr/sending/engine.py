@@ -2,15 +2,18 @@
 
 :class:`SendEngine` runs one :class:`~.base.SendPlan` for one task instance. It reads the ledger
 (:mod:`.ledger`) once, skips items an earlier try confirmed sent, does not re-send items it left
-``unknown`` (unless ``resend_unknown``), writes an ``attempt`` record before each call and the outcomes as
-answers arrive, keeps at most ``concurrency`` calls in flight (sharing one back-off when the vendor says 429)
-and stops sending after a call whose verdict says so. It returns a :class:`SendResult`; the operator decides
-success or failure (:meth:`SendResult.failed`) and words it with :meth:`SendResult.summary`.
+``unknown`` (unless ``resend_unknown``), writes an ``attempt`` record before each call goes out (for a
+costly ledger, one intent per window of calls, see :class:`WindowSizer`) and the outcomes as answers
+arrive (for a costly ledger, carried along with the next write), keeps at most ``concurrency`` calls in
+flight (sharing one back-off when the vendor says 429) and stops sending after a call whose verdict says
+so. It returns a :class:`SendResult`; the operator decides success or failure (:meth:`SendResult.failed`)
+and words it with :meth:`SendResult.summary`.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections import deque
 from collections.abc import Mapping, Sequence
@@ -34,6 +37,12 @@ log = logging.getLogger(__name__)
 
 #: Seconds between progress lines in the task log.
 PROGRESS_EVERY = 5.0
+#: Largest share of a send's time its durable ledger writes should take (the windows are sized for it).
+WRITE_SHARE = 0.04
+#: Longest stretch of sending one intent covers (what a killed worker can leave ``unknown``).
+MAX_WINDOW_SECONDS = 2.0
+#: Most requests one intent covers.
+MAX_WINDOW_REQUESTS = 1000
 #: Fields of a ledger record that are not the item's public result.
 _PRIVATE_FIELDS = (*LEDGER_FIELDS, "try_number", "outcome", "slot", "resolved", "error")
 
@@ -92,7 +101,7 @@ class SendResult(Record):
             "total": len(self.items),
         }
 
-    def summary(self, *, failed: bool, results_location: str | None = None) -> str:
+    def summary(self, *, failed: bool, results_location: str | None = None, markable: bool = True) -> str:
         """Counts, then who was sent, refused, unknown and not attempted (by reason), and how to resolve."""
         tally = self.tally
         sent = tally.sent_before + tally.sent_now
@@ -108,12 +117,16 @@ class SendResult(Record):
         if tally.not_attempted:
             lines.append(f"Not attempted (a retry sends them): {_by_reason(tally.not_attempted)}.")
         if tally.unknown:
+            mark = (
+                "either mark them with airflow_provider_emailbr.operators.send.mark_send_results("
+                "results_path, dag_id=…, task_id=…, run_id=…, outcome='sent' or 'not_sent') or "
+                if markable
+                else "if they were not delivered, "
+            )
             lines.append(
-                "Unknown (the request went out and the answer was lost: they MAY have been delivered and are "
-                f"NOT re-sent automatically): {_by_reason(tally.unknown)}. To resolve, check the platform's "
-                "delivery report, then either mark them with "
-                "airflow_provider_emailbr.operators.send.mark_send_results(results_path, dag_id=…, "
-                "task_id=…, run_id=…, outcome='sent' or 'not_sent') or run the task again with "
+                "Unknown (the request went out, or was about to, and its answer was not recorded: they MAY "
+                f"have been delivered and are NOT re-sent automatically): {_by_reason(tally.unknown)}. To "
+                f"resolve, check the platform's delivery report, then {mark}run the task again with "
                 "resend_unknown=True."
             )
         if failed:
@@ -160,8 +173,9 @@ class SendEngine:
         keys = [i.key for i in items]
         if len(set(keys)) != len(keys):
             raise EmailBRInputError(f"{self.vendor}: the input lists the same item twice")
-        prior = self.ledger.latest(self.identity) if self.ledger else {}
-        self._check_input_unchanged(items, prior)
+        recorded = self.ledger.latest(self.identity) if self.ledger is not None else {}
+        self._check_input_unchanged(items, recorded)
+        prior = self._by_item_key(recorded)
         result = SendResult(self.vendor, items, {}, Tally())
         pending = self._settle_earlier_tries(items, prior, result)
         groups = list(self.plan.groups(pending))
@@ -171,6 +185,15 @@ class SendEngine:
                 self._not_attempted(item, "nothing left to send it with", result)
         self._send_groups(groups, result)
         return result
+
+    def _by_item_key(self, recorded: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        """What earlier tries recorded (named as the ledger names items), by item key."""
+        if self.ledger is None or not recorded:
+            return {}
+        key_of = self.ledger.key_of
+        return {
+            item.key: recorded[name] for item in self.plan.items if (name := key_of(item.key)) in recorded
+        }
 
     def _settle_earlier_tries(
         self, items: list[SendItem], prior: Mapping[str, Mapping[str, Any]], result: SendResult
@@ -205,7 +228,11 @@ class SendEngine:
         return pending
 
     def _check_input_unchanged(self, items: list[SendItem], prior: Mapping[str, Mapping[str, Any]]) -> None:
-        """Fail when an earlier try's item in the same slot had another key (the input changed)."""
+        """Fail when an earlier try's item in the same slot had another key (the input changed).
+
+        ``prior`` is keyed as the ledger names items (:meth:`SendLedger.key_of`).
+        """
+        key_of = self.ledger.key_of if self.ledger is not None else str
         by_slot: dict[str, tuple[str, str | None]] = {}
         for key, record in prior.items():
             slot = record.get("slot")
@@ -214,17 +241,24 @@ class SendEngine:
         changed = [
             f"{item.label} (now {item.key}, before {by_slot[item.slot][0]}: {by_slot[item.slot][1]})"
             for item in items
-            if item.slot is not None and item.slot in by_slot and by_slot[item.slot][0] != item.key
+            if item.slot is not None and item.slot in by_slot and by_slot[item.slot][0] != key_of(item.key)
         ]
         if changed:
             raise EmailBRInputError(
                 f"{self.vendor}: the input changed since an earlier try, which already sent (or may have "
                 f"sent) other messages in the same positions: {name_some(changed, 5)}. Sending now could "
-                "duplicate or skip messages; restore the original input or use a new results_path."
+                "duplicate or skip messages; restore the original input (or send it in a new DAG run)."
             )
 
     def _send_groups(self, groups: list[list[SendItem]], result: SendResult) -> None:
-        """Send the groups (``concurrency`` at a time), recording every outcome as it arrives."""
+        """Send the groups (``concurrency`` at a time), recording intents before and outcomes after.
+
+        The ledger gets one intent per window of requests, written before the first of them goes out; a
+        ledger that writes cheaply (the results file) gets a window of one request and each outcome as it
+        arrives, a costly one (``coalesce``, the task state store) a window sized by :class:`WindowSizer`
+        and the outcomes carried along with the next write. Requests of a window that were never sent
+        (the try stopped) are recorded ``not_sent`` at the end, so the next try sends them.
+        """
         remaining = deque(groups)
         total = len(groups)
         done_count = 0
@@ -232,7 +266,13 @@ class SendEngine:
         last_progress = time.monotonic()
         hook = self.hook
         pool = None
-        if self.concurrency > 1 and len(groups) > 1:
+        ledger = self.ledger
+        coalesce = ledger is not None and ledger.coalesce
+        slots = self.concurrency if self.concurrency > 1 and len(groups) > 1 else 1
+        sizer = WindowSizer(slots) if coalesce else None
+        covered = 0  # groups at the head of ``remaining`` already covered by a written intent
+        unwritten: list[dict[str, Any]] = []  # outcome lines waiting for the next write (coalesce)
+        if slots > 1:
             from concurrent.futures import ThreadPoolExecutor
 
             from airflow_provider_emailbr.utils.throttle import Throttle
@@ -240,19 +280,24 @@ class SendEngine:
             hook.settings  # noqa: B018 - read the connection once, before the workers share the hook
             hook.session  # noqa: B018
             hook = hook.with_options(throttle=Throttle())
-            pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="emailbr-send")
+            pool = ThreadPoolExecutor(max_workers=slots, thread_name_prefix="emailbr-send")
         in_flight: dict[Any, list[SendItem]] = {}
         try:
             while remaining or in_flight:
-                while remaining and stop is None and len(in_flight) < (self.concurrency if pool else 1):
+                while remaining and stop is None and len(in_flight) < slots:
+                    if ledger is not None and covered == 0:
+                        size = sizer.size(done_count) if sizer else 1
+                        window = [g for g, _ in zip(remaining, range(size), strict=False)]
+                        intents = [
+                            {"key": i.key, **_slot(i), **self.identity.stamp(), "outcome": ATTEMPT}
+                            for g in window
+                            for i in g
+                        ]
+                        self._write(unwritten + intents, sizer)
+                        unwritten = []
+                        covered = len(window)
                     group = remaining.popleft()
-                    if self.ledger is not None:
-                        self.ledger.write(
-                            [
-                                {"key": i.key, **_slot(i), **self.identity.stamp(), "outcome": ATTEMPT}
-                                for i in group
-                            ]
-                        )
+                    covered = max(covered - 1, 0)
                     if pool is None:
                         in_flight[_Done(self.plan.send(hook, group))] = group
                     else:
@@ -268,7 +313,11 @@ class SendEngine:
                 for future in finished:
                     group = in_flight.pop(future)
                     records, reason = future.result()
-                    self._record(group, records, result)
+                    lines = self._record(group, records, result)
+                    if coalesce:
+                        unwritten.extend(lines)
+                    elif ledger is not None:
+                        ledger.write(lines)
                     done_count += 1
                     if reason and stop is None:
                         stop = reason
@@ -291,15 +340,40 @@ class SendEngine:
         finally:
             if pool is not None:
                 pool.shutdown(wait=True)
-        for group in remaining:
+        for index, group in enumerate(remaining):
             for item in group:
                 self._not_attempted(item, f"not attempted: {stop}", result)
+                if index < covered:  # its intent was written: say it never went out
+                    unwritten.append(
+                        {"key": item.key, **_slot(item), **self.identity.stamp(), "outcome": NOT_SENT}
+                    )
+        if unwritten and ledger is not None:
+            self._write(unwritten, sizer)
+        if sizer is not None and sizer.writes:
+            self.log.info(
+                "%s: %d durable ledger write(s) took %.2f s in all (%s)",
+                self.vendor,
+                sizer.writes,
+                sizer.write_seconds,
+                ledger.location if ledger is not None else "",
+            )
+
+    def _write(self, lines: list[dict[str, Any]], sizer: WindowSizer | None) -> None:
+        """One ledger write, timed for the window sizer."""
+        assert self.ledger is not None
+        started = time.monotonic()
+        self.ledger.write(lines)
+        if sizer is not None:
+            sizer.wrote(time.monotonic() - started)
 
     def _not_attempted(self, item: SendItem, reason: str, result: SendResult) -> None:
         result.results[item.key] = {**self.plan.blank(item), "outcome": NOT_SENT, "error": reason}
         result.tally.not_attempted.append((item, reason))
 
-    def _record(self, group: list[SendItem], records: list[dict[str, Any]], result: SendResult) -> None:
+    def _record(
+        self, group: list[SendItem], records: list[dict[str, Any]], result: SendResult
+    ) -> list[dict[str, Any]]:
+        """Tally the records of one call; return its ledger lines."""
         lines = []
         tally = result.tally
         for item, record in zip(group, records, strict=True):
@@ -312,8 +386,42 @@ class SendEngine:
                 tally.unknown.append((item, str(record.get("error") or "")))
             else:
                 tally.refused.append((item, str(record.get("error") or "")))
-        if self.ledger is not None:
-            self.ledger.write(lines)
+        return lines
+
+
+class WindowSizer:
+    """How many requests one durable intent covers, so that ledger writes stay a small share of a send.
+
+    Each write to a costly ledger (the task state store: ~20–30 ms under ``dag.test()`` with SQLite) covers
+    a window of requests. The window starts at the requests in flight (``slots``) and is then sized from
+    what was measured: enough requests that the writes take at most :data:`WRITE_SHARE` of the sending
+    time, but no more than :data:`MAX_WINDOW_SECONDS` of sending nor :data:`MAX_WINDOW_REQUESTS` requests,
+    because a worker killed mid-window leaves the whole window ``unknown`` (never re-sent automatically).
+    """
+
+    __slots__ = ("slots", "started", "write_seconds", "writes")
+
+    def __init__(self, slots: int) -> None:
+        self.slots = slots
+        self.started = time.monotonic()
+        self.write_seconds = 0.0
+        self.writes = 0
+
+    def wrote(self, seconds: float) -> None:
+        """Account one write."""
+        self.write_seconds += seconds
+        self.writes += 1
+
+    def size(self, done_requests: int) -> int:
+        """Requests the next intent covers, after ``done_requests`` finished."""
+        if not done_requests or not self.writes:
+            return self.slots
+        sending = max(time.monotonic() - self.started - self.write_seconds, 1e-6)
+        per_request = sending / done_requests
+        per_write = self.write_seconds / self.writes
+        wanted = math.ceil(per_write / (WRITE_SHARE * per_request))
+        ceiling = max(self.slots, min(MAX_WINDOW_REQUESTS, int(MAX_WINDOW_SECONDS / per_request)))
+        return max(self.slots, min(wanted, ceiling))
 
 
 class _Done:

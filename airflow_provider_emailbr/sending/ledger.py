@@ -1,8 +1,14 @@
 """The results ledger of a send: what each try attempted and what came of it, read back by the next try.
 
 The engine talks to a ledger through :class:`SendLedger` (``latest`` and ``write``), so another store can
-replace the JSON Lines file without touching the engine: :func:`open_ledger` picks the implementation.
-Today that is :class:`ResultsLog`, the file named by ``results_path`` (local or object storage).
+replace the JSON Lines file without touching the engine: :func:`open_ledger` picks the implementation:
+
+* on Airflow >= 3.3 with ``durable=True`` (the default), :class:`StateLedger`, kept in the task state store
+  (shared by every try of the task instance, on any worker, and kept when the task is cleared); with a
+  ``results_path`` too, :class:`ExportedLedger` also writes the file (an export; it also fills in what the
+  store does not know, and its manual marks from :func:`mark_send_results` are honoured);
+* otherwise (Airflow 3.2, ``durable=False``) :class:`ResultsLog`, the file named by ``results_path``
+  (local or object storage), or nothing.
 
 Records are JSON objects with the item's ``key``, the writer's identity (``dag_id``, ``task_id``,
 ``run_id``, ``map_index``, ``try_number``, ``at``) and an ``outcome``: ``attempt`` is written before each
@@ -30,10 +36,13 @@ from airflow_provider_emailbr.sending.model import (
     UNKNOWN,
     name_some,
 )
+from airflow_provider_emailbr.utils.state_store import ChunkedLog
 from airflow_provider_emailbr.utils.storage import as_path, json_line
 
 if TYPE_CHECKING:
     from airflow.sdk import Context, ObjectStoragePath
+
+    from airflow_provider_emailbr.utils.state_store import TaskState
 
 log = logging.getLogger(__name__)
 
@@ -45,10 +54,16 @@ class SendLedger(Protocol):
     """Where a send records its attempts and outcomes, and where a retry reads them back.
 
     ``write`` must have persisted the records when it returns: the engine writes an ``attempt`` record before
-    each request goes out.
+    each request goes out. A ledger whose writes are costly says ``coalesce = True``: the engine then writes
+    the intents of a whole window of requests at once, before the first of them goes out, and carries the
+    outcomes along with the next write instead of writing each on its own.
     """
 
     location: str
+    coalesce: bool
+
+    def key_of(self, key: str) -> str:
+        """How ``latest`` names the item ``key`` (the key itself, or a digest of it)."""
 
     def latest(self, identity: RunIdentity) -> dict[str, dict[str, Any]]:
         """The last record per key written by ``identity``'s task instance (any try)."""
@@ -58,12 +73,17 @@ class SendLedger(Protocol):
 
 
 def open_ledger(
-    results_path: str | Path | ObjectStoragePath | None, *, conn_id: str | None = None
+    results_path: str | Path | ObjectStoragePath | None,
+    *,
+    conn_id: str | None = None,
+    state: TaskState | None = None,
 ) -> SendLedger | None:
-    """The ledger of a send: the results file at ``results_path``, or ``None`` when there is none."""
-    if not results_path:
-        return None
-    return ResultsLog(results_path, conn_id=conn_id)
+    """The ledger of a send (see the module docstring); ``None`` with neither a state store nor a file."""
+    results = ResultsLog(results_path, conn_id=conn_id) if results_path else None
+    if state is None:
+        return results
+    durable = StateLedger(state)
+    return durable if results is None else ExportedLedger(durable, results)
 
 
 def effective_outcome(record: Mapping[str, Any] | None) -> str | None:
@@ -137,6 +157,8 @@ class ResultsLog:
     an item ``unknown`` (never re-sent automatically) or drop the ``attempt`` of a request that never left.
     """
 
+    coalesce = False
+
     def __init__(self, path: str | Path | ObjectStoragePath, *, conn_id: str | None = None) -> None:
         self.location = str(path)
         self.path = as_path(path, conn_id)
@@ -175,6 +197,10 @@ class ResultsLog:
         self._lines = [json_line(r) for r in records]
         return records
 
+    def key_of(self, key: str) -> str:
+        """Lines name items by their key."""
+        return key
+
     def latest(self, identity: RunIdentity) -> dict[str, dict[str, Any]]:
         """The last line per key written by ``identity``'s task instance."""
         latest: dict[str, dict[str, Any]] = {}
@@ -205,6 +231,150 @@ class ResultsLog:
             except (AttributeError, OSError, ValueError):
                 log.debug("results_path %s: fsync not available; flushed only", self.location)
         self._ends_with_newline = True
+
+
+#: Task state namespace and entry kind of a send's durable ledger.
+STATE_NAMESPACE = "send"
+STATE_KIND = "send-ledger"
+#: Most items one intent entry names (about 30,000 characters with their slots: well inside a chunk).
+MAX_INTENT_KEYS = 1000
+#: Longest text value an outcome keeps in the task state store (errors, vendor messages).
+MAX_STATE_TEXT = 160
+
+
+def item_digest(key: str) -> str:
+    """The 20-character name of an item in the task state store: no address in the metadata DB, bounded."""
+    import hashlib
+
+    return hashlib.blake2b(key.encode("utf-8"), digest_size=10).hexdigest()
+
+
+class StateLedger:
+    """A send's ledger in Airflow 3.3's task state store: shared by every try, on any worker, kept on clear.
+
+    Stored as a :class:`~airflow_provider_emailbr.utils.state_store.ChunkedLog` (``emailbr.send.log.<n>``,
+    values ≤ 50,000 characters) of compact entries, so a 100,000-message send stays bounded:
+
+    * an intent: ``{"t": try, "o": "attempt", "k": [digest, …], "s": [slot, …]}`` — one entry for a whole
+      window of requests, written before the first of them goes out;
+    * an outcome: ``{"t": try, "o": outcome, "k": digest, "s": slot, "f": {field: value}}``.
+
+    Items are named by :func:`item_digest` of their key. ``f`` keeps the vendor's fields of the answer
+    (ids, codes, a shortened error) but no value holding an address: the item's own fields come back from
+    the plan. Entries are only ever appended; the last entry per item wins.
+    """
+
+    coalesce = True
+    location = "the task state store"
+
+    def __init__(self, state: TaskState) -> None:
+        self.log = ChunkedLog(state, "log", kind=STATE_KIND)
+
+    def key_of(self, key: str) -> str:
+        """Items are named by their digest."""
+        return item_digest(key)
+
+    def latest(self, identity: RunIdentity) -> dict[str, dict[str, Any]]:
+        """The last record per item digest (the store is already scoped to the task instance)."""
+        latest: dict[str, dict[str, Any]] = {}
+        for entry in self.log.read():
+            if not isinstance(entry, dict) or "k" not in entry or "o" not in entry:
+                from airflow_provider_emailbr.exceptions import EmailBRStateCorruptError
+
+                raise EmailBRStateCorruptError(
+                    f"A send ledger entry in the task state store is not readable ({str(entry)[:80]!r}); "
+                    "nothing was sent on a guess."
+                )
+            keys = entry["k"] if isinstance(entry["k"], list) else [entry["k"]]
+            slots = entry.get("s") if isinstance(entry.get("s"), list) else [entry.get("s")] * len(keys)
+            for digest, slot in zip(keys, slots, strict=False):
+                record: dict[str, Any] = {
+                    **entry.get("f", {}),
+                    "outcome": entry["o"],
+                    "try_number": entry.get("t"),
+                }
+                if slot is not None:
+                    record["slot"] = slot
+                latest[digest] = record
+        return latest
+
+    def write(self, records: Sequence[Mapping[str, Any]]) -> None:
+        """Append ``records`` (the engine's results lines) as compact entries, in one store write."""
+        entries: list[dict[str, Any]] = []
+        intents: dict[Any, dict[str, Any]] = {}  # the open intent entry per try number
+        for record in records:
+            digest = item_digest(str(record["key"]))
+            outcome = record.get("outcome")
+            try_number = record.get("try_number")
+            if outcome == ATTEMPT:
+                intent = intents.get(try_number)
+                if intent is None or len(intent["k"]) >= MAX_INTENT_KEYS:
+                    intent = intents[try_number] = {"t": try_number, "o": ATTEMPT, "k": [], "s": []}
+                    entries.append(intent)
+                intent["k"].append(digest)
+                intent["s"].append(record.get("slot"))
+                continue
+            entry: dict[str, Any] = {"t": try_number, "o": outcome, "k": digest}
+            if record.get("slot") is not None:
+                entry["s"] = record["slot"]
+            fields = _state_fields(record)
+            if fields:
+                entry["f"] = fields
+            entries.append(entry)
+        for entry in entries:
+            if entry["o"] == ATTEMPT and not any(s is not None for s in entry["s"]):
+                del entry["s"]
+        self.log.append(entries)
+
+
+def _state_fields(record: Mapping[str, Any]) -> dict[str, Any]:
+    """The vendor fields of a results line worth keeping in the store: no bookkeeping, no address."""
+    kept = {}
+    for name, value in record.items():
+        if name in (*LEDGER_FIELDS, "try_number", "outcome", "slot") or value is None:
+            continue
+        if isinstance(value, str):
+            if "@" in value:
+                continue
+            value = value if len(value) <= MAX_STATE_TEXT else value[: MAX_STATE_TEXT - 1] + "…"
+        elif not isinstance(value, (int, float, bool)):
+            continue
+        kept[name] = value
+    return kept
+
+
+class ExportedLedger:
+    """The task state store as the authority, the results file as an export written alongside it.
+
+    A retry reads the store; for an item the store knows nothing about (e.g. a DAG run re-created by
+    ``dag.test()``, which drops its state rows) the file's last line is used, and a manual resolution in the
+    file (:func:`mark_send_results`) overrides the store, so resolving unknown items works as on 3.2.
+    """
+
+    coalesce = True
+
+    def __init__(self, durable: StateLedger, results: ResultsLog) -> None:
+        self.durable = durable
+        self.results = results
+        self.location = results.location
+
+    def key_of(self, key: str) -> str:
+        """Items are named by their digest (the store's names)."""
+        return item_digest(key)
+
+    def latest(self, identity: RunIdentity) -> dict[str, dict[str, Any]]:
+        """The store's records, completed and overridden by the file as described above."""
+        latest = self.durable.latest(identity)
+        for key, record in self.results.latest(identity).items():
+            digest = item_digest(key)
+            if digest not in latest or record.get("resolved") == "manual":
+                latest[digest] = record
+        return latest
+
+    def write(self, records: Sequence[Mapping[str, Any]]) -> None:
+        """The store first (the authority), then the file."""
+        self.durable.write(records)
+        self.results.write(records)
 
 
 def mark_send_results(
