@@ -253,11 +253,13 @@ class SendEngine:
     def _send_groups(self, groups: list[list[SendItem]], result: SendResult) -> None:
         """Send the groups (``concurrency`` at a time), recording intents before and outcomes after.
 
-        The ledger gets one intent per window of requests, written before the first of them goes out; a
-        ledger that writes cheaply (the results file) gets a window of one request and each outcome as it
-        arrives, a costly one (``coalesce``, the task state store) a window sized by :class:`WindowSizer`
-        and the outcomes carried along with the next write. Requests of a window that were never sent
-        (the try stopped) are recorded ``not_sent`` at the end, so the next try sends them.
+        A ledger that writes cheaply (the results file) gets an intent right before each request and each
+        outcome as it arrives. A costly one (``coalesce``: the task state store) gets one intent per window
+        of requests (sized by :class:`WindowSizer`), the outcomes carried along with the next write, and its
+        writes done by one background thread (:class:`LedgerWriter`): the next window's intent is written
+        while the current window's last request is in flight, and no request of a window goes out before
+        its intent is durable. Requests of a window that were never sent (the try stopped) are recorded
+        ``not_sent`` at the end, so the next try sends them.
         """
         remaining = deque(groups)
         total = len(groups)
@@ -270,8 +272,18 @@ class SendEngine:
         coalesce = ledger is not None and ledger.coalesce
         slots = self.concurrency if self.concurrency > 1 and len(groups) > 1 else 1
         sizer = WindowSizer(slots) if coalesce else None
-        covered = 0  # groups at the head of ``remaining`` already covered by a written intent
+        writer = LedgerWriter(ledger, sizer) if coalesce and ledger is not None else None
+        covered = 0  # groups at the head of ``remaining`` covered by an intent (written or being written)
+        intent: Any = None  # the write of the intent covering them, while it may still be in progress
         unwritten: list[dict[str, Any]] = []  # outcome lines waiting for the next write (coalesce)
+
+        def window_intents(size: int) -> list[dict[str, Any]]:
+            return [
+                {"key": i.key, **_slot(i), **self.identity.stamp(), "outcome": ATTEMPT}
+                for g, _ in zip(remaining, range(size), strict=False)
+                for i in g
+            ]
+
         if slots > 1:
             from concurrent.futures import ThreadPoolExecutor
 
@@ -287,17 +299,22 @@ class SendEngine:
                 while remaining and stop is None and len(in_flight) < slots:
                     if ledger is not None and covered == 0:
                         size = sizer.size(done_count) if sizer else 1
-                        window = [g for g, _ in zip(remaining, range(size), strict=False)]
-                        intents = [
-                            {"key": i.key, **_slot(i), **self.identity.stamp(), "outcome": ATTEMPT}
-                            for g in window
-                            for i in g
-                        ]
-                        self._write(unwritten + intents, sizer)
-                        unwritten = []
-                        covered = len(window)
+                        lines, unwritten = unwritten + window_intents(size), []
+                        if writer is not None:
+                            intent = writer.submit(lines)
+                        else:
+                            ledger.write(lines)
+                        covered = min(size, len(remaining))
+                    if intent is not None:
+                        intent.result()  # durable before any request of its window goes out
+                        intent = None
                     group = remaining.popleft()
-                    covered = max(covered - 1, 0)
+                    covered -= 1
+                    if writer is not None and sizer is not None and covered == 0 and remaining:
+                        size = sizer.size(done_count)  # the next window's intent, while this request runs
+                        lines, unwritten = unwritten + window_intents(size), []
+                        intent = writer.submit(lines)
+                        covered = min(size, len(remaining))
                     if pool is None:
                         in_flight[_Done(self.plan.send(hook, group))] = group
                     else:
@@ -337,34 +354,32 @@ class SendEngine:
                         len(result.tally.refused),
                         len(result.tally.unknown),
                     )
+            for index, group in enumerate(remaining):
+                for item in group:
+                    self._not_attempted(item, f"not attempted: {stop}", result)
+                    if index < covered:  # its intent was written: say it never went out
+                        unwritten.append(
+                            {"key": item.key, **_slot(item), **self.identity.stamp(), "outcome": NOT_SENT}
+                        )
+            if writer is not None:
+                if unwritten:
+                    writer.submit(unwritten)
+                writer.drain()
+            elif unwritten and ledger is not None:
+                ledger.write(unwritten)
         finally:
             if pool is not None:
                 pool.shutdown(wait=True)
-        for index, group in enumerate(remaining):
-            for item in group:
-                self._not_attempted(item, f"not attempted: {stop}", result)
-                if index < covered:  # its intent was written: say it never went out
-                    unwritten.append(
-                        {"key": item.key, **_slot(item), **self.identity.stamp(), "outcome": NOT_SENT}
-                    )
-        if unwritten and ledger is not None:
-            self._write(unwritten, sizer)
+            if writer is not None:
+                writer.close()
         if sizer is not None and sizer.writes:
             self.log.info(
-                "%s: %d durable ledger write(s) took %.2f s in all (%s)",
+                "%s: %d write(s) to %s took %.2f s in all (in the background, overlapping requests)",
                 self.vendor,
                 sizer.writes,
+                ledger.location if ledger is not None else "the ledger",
                 sizer.write_seconds,
-                ledger.location if ledger is not None else "",
             )
-
-    def _write(self, lines: list[dict[str, Any]], sizer: WindowSizer | None) -> None:
-        """One ledger write, timed for the window sizer."""
-        assert self.ledger is not None
-        started = time.monotonic()
-        self.ledger.write(lines)
-        if sizer is not None:
-            sizer.wrote(time.monotonic() - started)
 
     def _not_attempted(self, item: SendItem, reason: str, result: SendResult) -> None:
         result.results[item.key] = {**self.plan.blank(item), "outcome": NOT_SENT, "error": reason}
@@ -387,6 +402,45 @@ class SendEngine:
             else:
                 tally.refused.append((item, str(record.get("error") or "")))
         return lines
+
+
+class LedgerWriter:
+    """Writes to a costly ledger in one background thread, in order, so that they overlap the requests.
+
+    :meth:`submit` returns a future that is done when the write is durable (its ``result()`` raises the
+    ledger's error, e.g. an unreachable task state store); :meth:`drain` waits for every write so far.
+    The task state store's client is thread-safe (the task runner's channel to its supervisor is locked).
+    """
+
+    __slots__ = ("_last", "_pool", "ledger", "sizer")
+
+    def __init__(self, ledger: SendLedger, sizer: WindowSizer | None) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.ledger = ledger
+        self.sizer = sizer
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="emailbr-ledger")
+        self._last: Any = None
+
+    def _write(self, lines: list[dict[str, Any]]) -> None:
+        started = time.monotonic()
+        self.ledger.write(lines)
+        if self.sizer is not None:
+            self.sizer.wrote(time.monotonic() - started)
+
+    def submit(self, lines: list[dict[str, Any]]) -> Any:
+        """Queue one write; the future of its completion."""
+        self._last = self._pool.submit(self._write, lines)
+        return self._last
+
+    def drain(self) -> None:
+        """Wait until every queued write is durable (raising the first failure)."""
+        if self._last is not None:
+            self._last.result()
+
+    def close(self) -> None:
+        """Stop the thread once the queued writes ran."""
+        self._pool.shutdown(wait=True)
 
 
 class WindowSizer:
@@ -416,8 +470,7 @@ class WindowSizer:
         """Requests the next intent covers, after ``done_requests`` finished."""
         if not done_requests or not self.writes:
             return self.slots
-        sending = max(time.monotonic() - self.started - self.write_seconds, 1e-6)
-        per_request = sending / done_requests
+        per_request = max(time.monotonic() - self.started, 1e-6) / done_requests
         per_write = self.write_seconds / self.writes
         wanted = math.ceil(per_write / (WRITE_SHARE * per_request))
         ceiling = max(self.slots, min(MAX_WINDOW_REQUESTS, int(MAX_WINDOW_SECONDS / per_request)))

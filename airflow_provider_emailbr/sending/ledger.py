@@ -236,32 +236,36 @@ class ResultsLog:
 #: Task state namespace and entry kind of a send's durable ledger.
 STATE_NAMESPACE = "send"
 STATE_KIND = "send-ledger"
-#: Most items one intent entry names (about 30,000 characters with their slots: well inside a chunk).
-MAX_INTENT_KEYS = 1000
-#: Longest text value an outcome keeps in the task state store (errors, vendor messages).
+#: Longest error text an outcome keeps in the task state store.
 MAX_STATE_TEXT = 160
+#: Most items one ledger entry names (about 15,000 characters with their slots: well inside a chunk).
+MAX_ENTRY_KEYS = 1000
 
 
 def item_digest(key: str) -> str:
-    """The 20-character name of an item in the task state store: no address in the metadata DB, bounded."""
+    """The 12-character name of an item in the task state store (72 bits of BLAKE2b): no address in the
+    metadata DB, and bounded whatever the key."""
+    import base64
     import hashlib
 
-    return hashlib.blake2b(key.encode("utf-8"), digest_size=10).hexdigest()
+    return base64.urlsafe_b64encode(hashlib.blake2b(key.encode("utf-8"), digest_size=9).digest()).decode()
 
 
 class StateLedger:
     """A send's ledger in Airflow 3.3's task state store: shared by every try, on any worker, kept on clear.
 
     Stored as a :class:`~airflow_provider_emailbr.utils.state_store.ChunkedLog` (``emailbr.send.log.<n>``,
-    values ≤ 50,000 characters) of compact entries, so a 100,000-message send stays bounded:
+    values ≤ 50,000 characters) of compact entries, about 30 characters per item and try, so a 100,000-message
+    send stays bounded (a few MB in ~60 chunks). Each entry names up to :data:`MAX_ENTRY_KEYS` items that
+    share a try number, an outcome and an error:
 
-    * an intent: ``{"t": try, "o": "attempt", "k": [digest, …], "s": [slot, …]}`` — one entry for a whole
-      window of requests, written before the first of them goes out;
-    * an outcome: ``{"t": try, "o": outcome, "k": digest, "s": slot, "f": {field: value}}``.
+    ``{"t": try, "o": outcome, "k": [digest, …], "s": [slot, …], "e": error}``
 
-    Items are named by :func:`item_digest` of their key. ``f`` keeps the vendor's fields of the answer
-    (ids, codes, a shortened error) but no value holding an address: the item's own fields come back from
-    the plan. Entries are only ever appended; the last entry per item wins.
+    ``o`` is ``attempt`` for an intent (written before the requests go out) or the outcome; ``s`` (the items'
+    input positions, when they have one) and ``e`` (a shortened error) are optional. Items are named by
+    :func:`item_digest` of their key. The vendor's answer fields (ids, codes) are not kept here: they are
+    in the task's XCom and in the ``results_path`` export. Entries are only ever appended; the last entry per
+    item wins.
     """
 
     coalesce = True
@@ -276,71 +280,62 @@ class StateLedger:
 
     def latest(self, identity: RunIdentity) -> dict[str, dict[str, Any]]:
         """The last record per item digest (the store is already scoped to the task instance)."""
-        latest: dict[str, dict[str, Any]] = {}
-        for entry in self.log.read():
-            if not isinstance(entry, dict) or "k" not in entry or "o" not in entry:
-                from airflow_provider_emailbr.exceptions import EmailBRStateCorruptError
+        from airflow_provider_emailbr.exceptions import EmailBRStateCorruptError
 
+        latest: dict[str, dict[str, Any]] = {}
+        slots: dict[str, Any] = {}
+        for entry in self.log.read():
+            keys = entry.get("k") if isinstance(entry, dict) else None
+            entry_slots = entry.get("s") if isinstance(entry, dict) else None
+            if (
+                not isinstance(keys, list)
+                or not isinstance(entry.get("o"), str)
+                or (
+                    entry_slots is not None
+                    and (not isinstance(entry_slots, list) or len(entry_slots) != len(keys))
+                )
+            ):
                 raise EmailBRStateCorruptError(
                     f"A send ledger entry in the task state store is not readable ({str(entry)[:80]!r}); "
                     "nothing was sent on a guess."
                 )
-            keys = entry["k"] if isinstance(entry["k"], list) else [entry["k"]]
-            slots = entry.get("s") if isinstance(entry.get("s"), list) else [entry.get("s")] * len(keys)
-            for digest, slot in zip(keys, slots, strict=False):
-                record: dict[str, Any] = {
-                    **entry.get("f", {}),
-                    "outcome": entry["o"],
-                    "try_number": entry.get("t"),
-                }
-                if slot is not None:
-                    record["slot"] = slot
-                latest[digest] = record
+            base: dict[str, Any] = {"outcome": entry["o"], "try_number": entry.get("t")}
+            if entry.get("e"):
+                base["error"] = entry["e"]
+            for position, digest in enumerate(keys):
+                if entry_slots is not None and entry_slots[position] is not None:
+                    slots[digest] = entry_slots[position]
+                latest[digest] = base
+        for digest, slot in slots.items():
+            latest[digest] = {**latest[digest], "slot": slot}
         return latest
 
     def write(self, records: Sequence[Mapping[str, Any]]) -> None:
         """Append ``records`` (the engine's results lines) as compact entries, in one store write."""
         entries: list[dict[str, Any]] = []
-        intents: dict[Any, dict[str, Any]] = {}  # the open intent entry per try number
+        open_entries: dict[tuple[Any, ...], dict[str, Any]] = {}
         for record in records:
-            digest = item_digest(str(record["key"]))
             outcome = record.get("outcome")
-            try_number = record.get("try_number")
-            if outcome == ATTEMPT:
-                intent = intents.get(try_number)
-                if intent is None or len(intent["k"]) >= MAX_INTENT_KEYS:
-                    intent = intents[try_number] = {"t": try_number, "o": ATTEMPT, "k": [], "s": []}
-                    entries.append(intent)
-                intent["k"].append(digest)
-                intent["s"].append(record.get("slot"))
-                continue
-            entry: dict[str, Any] = {"t": try_number, "o": outcome, "k": digest}
-            if record.get("slot") is not None:
-                entry["s"] = record["slot"]
-            fields = _state_fields(record)
-            if fields:
-                entry["f"] = fields
-            entries.append(entry)
+            error = record.get("error") if outcome != SENT else None
+            if error:
+                error = (
+                    str(error)
+                    if len(str(error)) <= MAX_STATE_TEXT
+                    else str(error)[: MAX_STATE_TEXT - 1] + "…"
+                )
+            group = (record.get("try_number"), outcome, error)
+            entry = open_entries.get(group)
+            if entry is None or len(entry["k"]) >= MAX_ENTRY_KEYS:
+                entry = open_entries[group] = {"t": group[0], "o": outcome, "k": [], "s": []}
+                if error:
+                    entry["e"] = error
+                entries.append(entry)
+            entry["k"].append(item_digest(str(record["key"])))
+            entry["s"].append(record.get("slot") if outcome == ATTEMPT else None)
         for entry in entries:
-            if entry["o"] == ATTEMPT and not any(s is not None for s in entry["s"]):
+            if not any(slot is not None for slot in entry["s"]):
                 del entry["s"]
         self.log.append(entries)
-
-
-def _state_fields(record: Mapping[str, Any]) -> dict[str, Any]:
-    """The vendor fields of a results line worth keeping in the store: no bookkeeping, no address."""
-    kept = {}
-    for name, value in record.items():
-        if name in (*LEDGER_FIELDS, "try_number", "outcome", "slot") or value is None:
-            continue
-        if isinstance(value, str):
-            if "@" in value:
-                continue
-            value = value if len(value) <= MAX_STATE_TEXT else value[: MAX_STATE_TEXT - 1] + "…"
-        elif not isinstance(value, (int, float, bool)):
-            continue
-        kept[name] = value
-    return kept
 
 
 class ExportedLedger:
