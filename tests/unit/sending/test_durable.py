@@ -293,3 +293,8 @@ def test_durable_off_or_no_store_keeps_the_32_retry_refusal():
         opted_out.execute(context(2, task_state_store=FakeTaskStateStore()))
     assert isinstance(floor.open_ledger(context(1, task_state_store=FakeTaskStateStore())), StateLedger)
     assert opted_out.open_ledger(context(1, task_state_store=FakeTaskStateStore())) is None
+    with_file = EnvieEmailSendOperator(
+        task_id="send", to="a@x.com", subject="s", html="x", results_path="/tmp/r.jsonl"
+    )
+    ledger = with_file.open_ledger(context(2))  # 3.2: the results file is the ledger, as before
+    assert isinstance(ledger, ResultsLog) and ledger.coalesce is False
