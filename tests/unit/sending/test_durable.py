@@ -16,7 +16,7 @@ import pytest
 
 from airflow_provider_emailbr.exceptions import EmailBRStateCorruptError, EmailBRStateStoreError
 from airflow_provider_emailbr.sending.base import SendPlan
-from airflow_provider_emailbr.sending.engine import SendEngine, SendResult
+from airflow_provider_emailbr.sending.engine import SendEngine, SendResult, WindowSizer
 from airflow_provider_emailbr.sending.ledger import (
     STATE_KIND,
     STATE_NAMESPACE,
@@ -109,16 +109,35 @@ def engine(
     )
 
 
-def test_intents_are_durable_before_each_request_and_outcomes_coalesced():
+def test_intents_are_durable_before_each_request_and_outcomes_coalesced(monkeypatch):
+    monkeypatch.setattr(WindowSizer, "size", lambda self, done: 10)  # windows of 10 requests
     store = FakeTaskStateStore()
     plan = RecordingPlan(30, store=store)
     result = engine(plan, store).run()
     assert plan.intent_missing == []
     assert len(result.tally.sent_now) == 30
-    assert store.writes < 30  # not one write per request: intents cover windows, outcomes ride along
+    assert store.writes == 4  # 3 windows (each with the outcomes so far) and the last outcomes
     stored = StateLedger(TaskState(store, namespace=STATE_NAMESPACE)).latest(IDENTITY)
     assert {r["outcome"] for r in stored.values()} == {SENT}
     assert stored[item_digest("to:p7@exemplo.com.br")] == {"outcome": SENT, "try_number": 1}
+
+
+def test_window_sizer_keeps_writes_under_their_share_within_the_bounds(monkeypatch):
+    import airflow_provider_emailbr.sending.engine as engine_module
+
+    now = [100.0]
+    monkeypatch.setattr(engine_module.time, "monotonic", lambda: now[0])
+    sizer = WindowSizer(slots=2)
+    assert sizer.size(0) == 2  # nothing measured yet: the requests in flight
+    sizer.wrote(0.025)
+    now[0] += 1.0  # 50 requests in 1 s: 20 ms each
+    assert sizer.size(50) == 32  # 25 ms / (4 % of 20 ms) = 31.25 requests per write
+    now[0] += 99.0  # 50 requests in 100 s: 2 s each
+    assert sizer.size(50) == 2  # never more than 2 s of sending per window, never fewer than in flight
+    fast = WindowSizer(slots=1)
+    fast.wrote(1.0)
+    now[0] += 0.001
+    assert fast.size(1000) == engine_module.MAX_WINDOW_REQUESTS
 
 
 def test_store_keeps_no_addresses_and_wraps_every_chunk_in_an_envelope():
