@@ -63,7 +63,7 @@ class Tally(Record):
 class SendResult(Record):
     """The outcome of a try: one record per item (input order) and the tally."""
 
-    __slots__ = ("items", "results", "tally", "vendor")
+    __slots__ = ("items", "ledger_wait", "results", "tally", "vendor")
 
     def __init__(
         self, vendor: str, items: list[SendItem], results: dict[str, dict[str, Any]], tally: Tally
@@ -72,6 +72,8 @@ class SendResult(Record):
         self.items = items
         self.results = results
         self.tally = tally
+        #: Seconds the send waited for its ledger (reads, and writes not overlapped by requests).
+        self.ledger_wait = 0.0
 
     @property
     def ordered(self) -> list[dict[str, Any]]:
@@ -173,10 +175,13 @@ class SendEngine:
         keys = [i.key for i in items]
         if len(set(keys)) != len(keys):
             raise EmailBRInputError(f"{self.vendor}: the input lists the same item twice")
+        started = time.monotonic()
         recorded = self.ledger.latest(self.identity) if self.ledger is not None else {}
+        read_seconds = time.monotonic() - started
         self._check_input_unchanged(items, recorded)
         prior = self._by_item_key(recorded)
         result = SendResult(self.vendor, items, {}, Tally())
+        result.ledger_wait = read_seconds
         pending = self._settle_earlier_tries(items, prior, result)
         groups = list(self.plan.groups(pending))
         grouped = {i.key for g in groups for i in g}
@@ -303,10 +308,14 @@ class SendEngine:
                         if writer is not None:
                             intent = writer.submit(lines)
                         else:
+                            waited = time.monotonic()
                             ledger.write(lines)
+                            result.ledger_wait += time.monotonic() - waited
                         covered = min(size, len(remaining))
                     if intent is not None:
+                        waited = time.monotonic()
                         intent.result()  # durable before any request of its window goes out
+                        result.ledger_wait += time.monotonic() - waited
                         intent = None
                     group = remaining.popleft()
                     covered -= 1
@@ -334,7 +343,9 @@ class SendEngine:
                     if coalesce:
                         unwritten.extend(lines)
                     elif ledger is not None:
+                        waited = time.monotonic()
                         ledger.write(lines)
+                        result.ledger_wait += time.monotonic() - waited
                     done_count += 1
                     if reason and stop is None:
                         stop = reason
@@ -361,12 +372,14 @@ class SendEngine:
                         unwritten.append(
                             {"key": item.key, **_slot(item), **self.identity.stamp(), "outcome": NOT_SENT}
                         )
+            waited = time.monotonic()
             if writer is not None:
                 if unwritten:
                     writer.submit(unwritten)
                 writer.drain()
             elif unwritten and ledger is not None:
                 ledger.write(unwritten)
+            result.ledger_wait += time.monotonic() - waited
         finally:
             if pool is not None:
                 pool.shutdown(wait=True)
@@ -374,11 +387,12 @@ class SendEngine:
                 writer.close()
         if sizer is not None and sizer.writes:
             self.log.info(
-                "%s: %d write(s) to %s took %.2f s in all (in the background, overlapping requests)",
+                "%s: %d write(s) to %s took %.2f s in the background; the send waited %.2f s for its ledger",
                 self.vendor,
                 sizer.writes,
                 ledger.location if ledger is not None else "the ledger",
                 sizer.write_seconds,
+                result.ledger_wait,
             )
 
     def _not_attempted(self, item: SendItem, reason: str, result: SendResult) -> None:
