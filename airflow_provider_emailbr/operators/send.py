@@ -221,6 +221,10 @@ class EmailBRSendOperator(BaseOperator):
                 "messages twice). Set results_path on the operator; or, after checking the platform's "
                 "report, run again with resend_unknown=True to send everything again."
             )
+        if ledger is not None:
+            self.log.info(
+                "%s send: attempts and outcomes are recorded in %s", self.vendor_name(), ledger.location
+            )
         engine = SendEngine(
             self.plan(context),
             self.hook,

@@ -351,7 +351,7 @@ class ExportedLedger:
     def __init__(self, durable: StateLedger, results: ResultsLog) -> None:
         self.durable = durable
         self.results = results
-        self.location = results.location
+        self.location = f"{durable.location} (exported to {results.location})"
 
     def key_of(self, key: str) -> str:
         """Items are named by their digest (the store's names)."""
