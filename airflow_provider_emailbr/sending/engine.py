@@ -282,12 +282,19 @@ class SendEngine:
         intent: Any = None  # the write of the intent covering them, while it may still be in progress
         unwritten: list[dict[str, Any]] = []  # outcome lines waiting for the next write (coalesce)
 
+        numbers: dict[int, dict[str, int]] = {}  # request number of each group with an intent (coalesce)
+
         def window_intents(size: int) -> list[dict[str, Any]]:
-            return [
-                {"key": i.key, **_slot(i), **self.identity.stamp(), "outcome": ATTEMPT}
-                for g, _ in zip(remaining, range(size), strict=False)
-                for i in g
-            ]
+            lines = []
+            for group, _ in zip(remaining, range(size), strict=False):
+                if coalesce:
+                    numbers[id(group)] = {"request": len(numbers)}
+                number = numbers.get(id(group), {})
+                lines += [
+                    {"key": i.key, **_slot(i), **self.identity.stamp(), "outcome": ATTEMPT, **number}
+                    for i in group
+                ]
+            return lines
 
         if slots > 1:
             from concurrent.futures import ThreadPoolExecutor
@@ -339,7 +346,7 @@ class SendEngine:
                 for future in finished:
                     group = in_flight.pop(future)
                     records, reason = future.result()
-                    lines = self._record(group, records, result)
+                    lines = self._record(group, records, result, numbers.get(id(group), {}))
                     if coalesce:
                         unwritten.extend(lines)
                     elif ledger is not None:
@@ -370,7 +377,13 @@ class SendEngine:
                     self._not_attempted(item, f"not attempted: {stop}", result)
                     if index < covered:  # its intent was written: say it never went out
                         unwritten.append(
-                            {"key": item.key, **_slot(item), **self.identity.stamp(), "outcome": NOT_SENT}
+                            {
+                                "key": item.key,
+                                **_slot(item),
+                                **self.identity.stamp(),
+                                "outcome": NOT_SENT,
+                                **numbers.get(id(group), {}),
+                            }
                         )
             waited = time.monotonic()
             if writer is not None:
@@ -400,14 +413,21 @@ class SendEngine:
         result.tally.not_attempted.append((item, reason))
 
     def _record(
-        self, group: list[SendItem], records: list[dict[str, Any]], result: SendResult
+        self,
+        group: list[SendItem],
+        records: list[dict[str, Any]],
+        result: SendResult,
+        number: Mapping[str, int] | None = None,
     ) -> list[dict[str, Any]]:
-        """Tally the records of one call; return its ledger lines."""
+        """Tally the records of one call; return its ledger lines (with the request's ``number``, for a
+        ledger that names requests)."""
         lines = []
         tally = result.tally
         for item, record in zip(group, records, strict=True):
             result.results[item.key] = record
-            lines.append({"key": item.key, **_slot(item), **self.identity.stamp(), **record})
+            lines.append(
+                {"key": item.key, **_slot(item), **self.identity.stamp(), **record, **(number or {})}
+            )
             outcome = record["outcome"]
             if outcome == SENT:
                 tally.sent_now.append(item)

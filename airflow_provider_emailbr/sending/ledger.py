@@ -255,17 +255,20 @@ class StateLedger:
     """A send's ledger in Airflow 3.3's task state store: shared by every try, on any worker, kept on clear.
 
     Stored as a :class:`~airflow_provider_emailbr.utils.state_store.ChunkedLog` (``emailbr.send.log.<n>``,
-    values ≤ 50,000 characters) of compact entries, about 30 characters per item and try, so a 100,000-message
-    send stays bounded (a few MB in ~60 chunks). Each entry names up to :data:`MAX_ENTRY_KEYS` items that
-    share a try number, an outcome and an error:
+    values ≤ 50,000 characters) of compact entries, about 15 characters per item and try, so a
+    100,000-message send stays bounded (about 1.5 MB in ~30 chunks):
 
-    ``{"t": try, "o": outcome, "k": [digest, …], "s": [slot, …], "e": error}``
+    * an intent, written before its request goes out: ``{"t": try, "o": "attempt", "q": request,
+      "k": [digest, …], "s": [slot, …]}`` (``q`` numbers the try's requests; ``s``, the items' input
+      positions, only when they have one);
+    * the outcome of a whole request whose items all ended alike: ``{"t": try, "o": outcome, "q": request,
+      "e": error}``;
+    * otherwise the outcome of some items: ``{"t": try, "o": outcome, "k": [digest, …], "e": error}``.
 
-    ``o`` is ``attempt`` for an intent (written before the requests go out) or the outcome; ``s`` (the items'
-    input positions, when they have one) and ``e`` (a shortened error) are optional. Items are named by
-    :func:`item_digest` of their key. The vendor's answer fields (ids, codes) are not kept here: they are
-    in the task's XCom and in the ``results_path`` export. Entries are only ever appended; the last entry per
-    item wins.
+    ``e`` (a shortened error) is optional. An entry names at most :data:`MAX_ENTRY_KEYS` items (an intent
+    of more is split in several entries of the same ``q``). Items are named by :func:`item_digest` of their
+    key. The vendor's answer fields (ids, codes) are not kept here: they are in the task's XCom and in the
+    ``results_path`` export. Entries are only ever appended; the last entry per item wins.
     """
 
     coalesce = True
@@ -273,6 +276,7 @@ class StateLedger:
 
     def __init__(self, state: TaskState) -> None:
         self.log = ChunkedLog(state, "log", kind=STATE_KIND)
+        self._sizes: dict[Any, int] = {}  # items of each request this writer recorded an intent for
 
     def key_of(self, key: str) -> str:
         """Items are named by their digest."""
@@ -284,12 +288,16 @@ class StateLedger:
 
         latest: dict[str, dict[str, Any]] = {}
         slots: dict[str, Any] = {}
+        requests: dict[tuple[Any, Any], list[str]] = {}
         for entry in self.log.read():
             keys = entry.get("k") if isinstance(entry, dict) else None
             entry_slots = entry.get("s") if isinstance(entry, dict) else None
+            readable = isinstance(entry, dict) and isinstance(entry.get("o"), str)
+            if readable and keys is None and entry["o"] != ATTEMPT:
+                keys = requests.get((entry.get("t"), entry.get("q")))
             if (
-                not isinstance(keys, list)
-                or not isinstance(entry.get("o"), str)
+                not readable
+                or not isinstance(keys, list)
                 or (
                     entry_slots is not None
                     and (not isinstance(entry_slots, list) or len(entry_slots) != len(keys))
@@ -299,6 +307,8 @@ class StateLedger:
                     f"A send ledger entry in the task state store is not readable ({str(entry)[:80]!r}); "
                     "nothing was sent on a guess."
                 )
+            if entry["o"] == ATTEMPT and "q" in entry:
+                requests.setdefault((entry.get("t"), entry["q"]), []).extend(keys)
             base: dict[str, Any] = {"outcome": entry["o"], "try_number": entry.get("t")}
             if entry.get("e"):
                 base["error"] = entry["e"]
@@ -311,31 +321,58 @@ class StateLedger:
         return latest
 
     def write(self, records: Sequence[Mapping[str, Any]]) -> None:
-        """Append ``records`` (the engine's results lines) as compact entries, in one store write."""
+        """Append ``records`` (the engine's results lines, with their ``request`` number) as compact
+        entries, in one store write."""
         entries: list[dict[str, Any]] = []
-        open_entries: dict[tuple[Any, ...], dict[str, Any]] = {}
+        by_request: dict[Any, list[Mapping[str, Any]]] = {}
         for record in records:
-            outcome = record.get("outcome")
-            error = record.get("error") if outcome != SENT else None
-            if error:
-                error = (
-                    str(error)
-                    if len(str(error)) <= MAX_STATE_TEXT
-                    else str(error)[: MAX_STATE_TEXT - 1] + "…"
-                )
-            group = (record.get("try_number"), outcome, error)
-            entry = open_entries.get(group)
-            if entry is None or len(entry["k"]) >= MAX_ENTRY_KEYS:
-                entry = open_entries[group] = {"t": group[0], "o": outcome, "k": [], "s": []}
-                if error:
-                    entry["e"] = error
+            by_request.setdefault((record.get("try_number"), record.get("request")), []).append(record)
+        loose: dict[tuple[Any, ...], dict[str, Any]] = {}  # outcomes listed item by item
+        for (try_number, request), group in by_request.items():
+            intents = [r for r in group if r.get("outcome") == ATTEMPT]
+            for start in range(0, len(intents), MAX_ENTRY_KEYS):
+                part = intents[start : start + MAX_ENTRY_KEYS]
+                entry: dict[str, Any] = {"t": try_number, "o": ATTEMPT, "q": request, "k": []}
+                entry["k"] = [item_digest(str(r["key"])) for r in part]
+                if any(r.get("slot") is not None for r in part):
+                    entry["s"] = [r.get("slot") for r in part]
                 entries.append(entry)
-            entry["k"].append(item_digest(str(record["key"])))
-            entry["s"].append(record.get("slot") if outcome == ATTEMPT else None)
-        for entry in entries:
-            if not any(slot is not None for slot in entry["s"]):
-                del entry["s"]
+            if intents and request is not None:
+                self._sizes[(try_number, request)] = self._sizes.get((try_number, request), 0) + len(intents)
+            outcomes = [r for r in group if r.get("outcome") != ATTEMPT]
+            if not outcomes:
+                continue
+            kinds = {(r.get("outcome"), _state_error(r)) for r in outcomes}
+            if (
+                request is not None
+                and len(kinds) == 1
+                and len(outcomes) == self._sizes.get((try_number, request))
+            ):
+                ((outcome, error),) = kinds
+                whole: dict[str, Any] = {"t": try_number, "o": outcome, "q": request}
+                if error:
+                    whole["e"] = error
+                entries.append(whole)
+                continue
+            for record in outcomes:
+                kind = (try_number, record.get("outcome"), _state_error(record))
+                listed = loose.get(kind)
+                if listed is None or len(listed["k"]) >= MAX_ENTRY_KEYS:
+                    listed = loose[kind] = {"t": try_number, "o": kind[1], "k": []}
+                    if kind[2]:
+                        listed["e"] = kind[2]
+                    entries.append(listed)
+                listed["k"].append(item_digest(str(record["key"])))
         self.log.append(entries)
+
+
+def _state_error(record: Mapping[str, Any]) -> str | None:
+    """The shortened error of a results line that is not ``sent`` (what the store keeps of it)."""
+    error = record.get("error") if record.get("outcome") != SENT else None
+    if not error:
+        return None
+    text = str(error)
+    return text if len(text) <= MAX_STATE_TEXT else text[: MAX_STATE_TEXT - 1] + "…"
 
 
 class ExportedLedger:
@@ -367,9 +404,9 @@ class ExportedLedger:
         return latest
 
     def write(self, records: Sequence[Mapping[str, Any]]) -> None:
-        """The store first (the authority), then the file."""
+        """The store first (the authority), then the file (its lines as on Airflow 3.2)."""
         self.durable.write(records)
-        self.results.write(records)
+        self.results.write([{k: v for k, v in r.items() if k != "request"} for r in records])
 
 
 def mark_send_results(

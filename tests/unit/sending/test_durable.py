@@ -146,8 +146,32 @@ def test_store_keeps_no_addresses_and_wraps_every_chunk_in_an_envelope():
     assert not any("@" in value for value in store.values.values())
     chunk = json.loads(store.values["emailbr.send.log.0"])
     assert chunk["emailbr"] == STATE_KIND and chunk["v"] == 1 and chunk["data"]["n"] == 0
-    first = chunk["data"]["entries"][0]
-    assert first["o"] == ATTEMPT and first["t"] == 1 and first["k"] == [item_digest("to:p0@exemplo.com.br")]
+    entries = chunk["data"]["entries"]
+    assert entries[0] == {"t": 1, "o": ATTEMPT, "q": 0, "k": [item_digest("to:p0@exemplo.com.br")]}
+    # a request whose items all ended alike is recorded by its number, without naming them again
+    assert {"t": 1, "o": SENT, "q": 0} in entries
+    assert all("k" not in e for e in entries if e["o"] != ATTEMPT)
+
+
+def test_a_request_with_mixed_outcomes_names_its_items_and_keeps_a_short_error():
+    class RefusesOdd(RecordingPlan):
+        def read(self, group: list[SendItem], answer: Any) -> list[dict[str, Any]]:
+            return [
+                {**self.blank(i), "outcome": "refused", "error": "recusado " + "x" * 300}
+                if i.data % 2
+                else {**self.blank(i), "outcome": SENT}
+                for i in group
+            ]
+
+    store = FakeTaskStateStore()
+    engine(RefusesOdd(4, per_call=4), store).run()
+    entries = json.loads(store.values["emailbr.send.log.0"])["data"]["entries"]
+    refused = next(e for e in entries if e["o"] == "refused")
+    assert refused["k"] == [item_digest(f"to:p{i}@exemplo.com.br") for i in (1, 3)]
+    assert refused["e"].startswith("recusado x") and len(refused["e"]) == 160
+    retry = RecordingPlan(4)
+    engine(retry, store, try_number=2).run()
+    assert retry.delivered == ["to:p1@exemplo.com.br", "to:p3@exemplo.com.br"]  # refused: sent again
 
 
 def test_worker_killed_after_a_request_retry_sends_nothing_of_its_window_and_reports_it_unknown():
