@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 #: Seconds between progress lines in the task log.
 PROGRESS_EVERY = 5.0
 #: Largest share of a send's time its durable ledger writes should take (the windows are sized for it).
-WRITE_SHARE = 0.04
+WRITE_SHARE = 0.03
 #: Longest stretch of sending one intent covers (what a killed worker can leave ``unknown``).
 MAX_WINDOW_SECONDS = 2.0
 #: Most requests one intent covers.

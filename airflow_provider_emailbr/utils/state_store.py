@@ -139,9 +139,10 @@ class ChunkedLog:
     into chunks of at most :data:`MAX_CHUNK_CHARS` characters under consecutive keys. A reader probes
     ``<name>.0``, ``<name>.1``, … until the first absent key; a writer only ever rewrites the *last* chunk
     of its own try (with more entries) or starts the next one, so chunks never have gaps and an entry, once
-    stored, stays stored. Each :meth:`append` is one ``set`` (two when the chunk fills up). Each chunk is an
-    envelope of ``kind`` holding ``{"n": <its number>, "entries": [...]}``; a chunk whose number does not
-    match its key is corrupt.
+    stored, stays stored. Each :meth:`append` is one ``set``: entries that do not fit in the current chunk
+    start the next one (only entries larger than a chunk in all are split over several ``set`` calls).
+    Each chunk is an envelope of ``kind`` holding ``{"n": <its number>, "entries": [...]}``; a chunk whose
+    number does not match its key is corrupt.
     """
 
     __slots__ = ("_chars", "_current", "_entries", "_next", "kind", "max_chars", "name", "state")
@@ -196,6 +197,9 @@ class ChunkedLog:
             raise EmailBRStateStoreError(
                 f"A task state entry of {max(sizes)} characters exceeds the chunk bound of {self.max_chars}."
             )
+        limit = self.max_chars - 64
+        if self._entries and self._chars + sum(sizes) > limit and sum(sizes) <= limit:
+            self._entries, self._chars = [], 0  # they fit in a chunk of their own: one write, not two
         start = 0
         while start < len(entries):
             if not self._entries:  # start a new chunk
@@ -203,7 +207,7 @@ class ChunkedLog:
                 self._next += 1
             end = start
             chars = self._chars
-            while end < len(entries) and chars + sizes[end] <= self.max_chars - 64:
+            while end < len(entries) and chars + sizes[end] <= limit:
                 chars += sizes[end]
                 end += 1
             if end == start:  # the chunk is full: the next entries go to a new one

@@ -131,7 +131,7 @@ def test_window_sizer_keeps_writes_under_their_share_within_the_bounds(monkeypat
     assert sizer.size(0) == 2  # nothing measured yet: the requests in flight
     sizer.wrote(0.025)
     now[0] += 1.0  # 50 requests in 1 s: 20 ms each
-    assert sizer.size(50) == 32  # 25 ms / (4 % of 20 ms) = 31.25 requests per write
+    assert sizer.size(50) == 42  # 25 ms / (3 % of 20 ms) = 41.7 requests per write
     now[0] += 99.0  # 50 requests in 100 s: 2 s each
     assert sizer.size(50) == 2  # never more than 2 s of sending per window, never fewer than in flight
     fast = WindowSizer(slots=1)
