@@ -48,6 +48,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 from airflow.sdk import BaseOperator
 
 from airflow_provider_emailbr.exceptions import EmailBRInputError
+from airflow_provider_emailbr.importing.checkpoint import ImportCheckpoint
 from airflow_provider_emailbr.importing.rows import (
     Contact,
     FieldSpec,
@@ -267,6 +268,8 @@ class BaseImportContactsOperator(BaseOperator):
     :param suppress_conn_id: connection for the object store of ``suppress``.
     :param dry_run: read, validate, resolve the target, compare and count — send and remove nothing.
     :param mask_emails: log e-mail addresses masked (default ``True``).
+    :param durable: on Airflow >= 3.3, checkpoint confirmed batches in the task state store so that a retry
+        resumes after the last one (default); ``False``: a retry starts from the first batch.
     """
 
     template_fields: Sequence[str] = (
@@ -314,9 +317,12 @@ class BaseImportContactsOperator(BaseOperator):
         suppress_conn_id: str | None = None,
         dry_run: bool = False,
         mask_emails: bool = True,
+        durable: bool = True,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.durable = durable
+        self._checkpoint: ImportCheckpoint | None = None
         self.contacts = contacts
         self.source_path = source_path
         self.source_format = source_format
@@ -422,7 +428,8 @@ class BaseImportContactsOperator(BaseOperator):
     def batch_confirmed(self, batch: ImportBatch, stats: ImportStats) -> None:
         """Called in order, once every contact of ``batch`` (and of every batch before it) has an outcome.
 
-        The place to checkpoint progress; the base does nothing.
+        The place to checkpoint progress; the base does nothing (the engine checkpoints the batch in the
+        task state store itself: :mod:`~airflow_provider_emailbr.importing.checkpoint`).
         """
 
     # ------------------------------------------------------------------ execute
@@ -439,6 +446,13 @@ class BaseImportContactsOperator(BaseOperator):
         dry run ``new``, ``changed`` and ``removed`` say what a real run would send and remove.
         """
         self._check_rendered()
+        if not self.dry_run:  # read at once: a store that cannot be read fails before any request
+            self._checkpoint = ImportCheckpoint.from_context(
+                context,
+                seed={"platform": self.platform, **self.target_identity(), "batch_size": self.batch_size},
+                log=self.log,
+                durable=self.durable,
+            )
         source = self.row_source()
         normaliser = self.row_normaliser()
         started = time.monotonic()
@@ -472,9 +486,13 @@ class BaseImportContactsOperator(BaseOperator):
                 self.log.info("%s dry run: %s", self.platform, json.dumps(summary, ensure_ascii=False))
                 return summary
             try:
-                self.send(self.send_batches_of(staging), run, staging)
+                checkpoint = self._checkpoint
+                read = functools.partial(self.send_batches_of, staging)
+                self.send(checkpoint.batches(read) if checkpoint else read(), run, staging)
                 if self.mirror and previous is not None:
                     self.remove_gone(staging, run)
+                if checkpoint is not None:
+                    checkpoint.finished()
             except Exception:
                 partial = json.dumps(self._summary(run.stats, started, target), ensure_ascii=False)
                 self.log.error("%s import stopped; counted until then: %s", self.platform, partial)
@@ -684,6 +702,8 @@ class BaseImportContactsOperator(BaseOperator):
         self, run: ImportRun, staging: Staging | None, tag: Any, outcomes: list[ContactOutcome] | None
     ) -> None:
         if isinstance(tag, ImportBatch):
+            if self._checkpoint is not None:
+                self._checkpoint.confirmed(tag)
             self.batch_confirmed(tag, run.stats)
         elif outcomes:
             run.record(outcomes)

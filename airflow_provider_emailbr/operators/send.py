@@ -16,13 +16,22 @@ thin: they validate their parameters into a send plan of the sending layer
   attempted: the try stopped sending after a lost answer, an authentication failure or an unreachable
   platform). One classifier decides (:mod:`airflow_provider_emailbr.sending.outcomes`), for the operators,
   the notifiers and the e-mail backend alike.
-- **Results file** (``results_path``, JSON Lines, local or object storage): an ``attempt`` line is written
+- **Durable ledger** (Airflow >= 3.3, ``durable=True``, the default): attempts and outcomes are recorded in
+  the task state store, which every try of the task instance shares, on any worker, and which a clear
+  keeps. One intent covers a window of requests and is written before the first of them goes out; outcomes
+  are carried along with the next write (a lost outcome only turns ``sent`` into ``unknown``). A retry or a
+  cleared task skips what was confirmed sent, re-sends what certainly was not and does **not** re-send
+  ``unknown`` items, with or without ``results_path``. A store that cannot be read or written, or a corrupt
+  or foreign entry, fails the task before anything (more) is sent.
+- **Results file** (``results_path``, JSON Lines, local or object storage): on Airflow 3.2 (or with
+  ``durable=False``) it is the ledger; with the durable ledger it is an export written alongside it, whose
+  manual marks (:func:`mark_send_results`) are honoured. As the ledger, an ``attempt`` line is written
   before each request and the outcome lines as answers arrive. A retried try reads it and skips what was
   confirmed sent, re-sends what was certainly not sent, and does **not** re-send ``unknown`` items (an
   ``attempt`` without an outcome, e.g. a worker killed mid-request, counts as ``unknown``), unless
   ``resend_unknown=True``. Lines carry the DAG, task, run and map index, so another run never skips.
-  Without ``results_path`` nothing tells a retry what went out, so a retry (try 2+) refuses to send
-  unless ``resend_unknown=True`` (everything is then sent again).
+  Without the durable ledger and without ``results_path`` nothing tells a retry what went out, so a retry
+  (try 2+) refuses to send unless ``resend_unknown=True`` (everything is then sent again).
 - **Failure policy**: refusals fail the task after everything else was sent, with a summary, unless
   ``fail_on_partial=False`` (the task then succeeds when at least one item was sent). Unknown and
   not-attempted items always fail the task, naming what was sent, refused and unknown, and saying how to
@@ -123,9 +132,13 @@ class EmailBRSendOperator(BaseOperator):
     :class:`~airflow_provider_emailbr.sending.base.SendPlan`, sending nothing); the engine
     (:class:`~airflow_provider_emailbr.sending.engine.SendEngine`) does the rest.
 
+    :param durable: on Airflow >= 3.3, record attempts and outcomes in the task state store (default), so
+        that retries and clears on any worker never send twice, without ``results_path``. ``False``: the
+        Airflow 3.2 behaviour (``results_path`` only).
     :param results_path: JSON Lines file (local path, URI or ``ObjectStoragePath``) where results are
-        appended as they arrive and read back by a retry (templated). Strongly recommended with retries:
-        without it a retried try refuses to send (unless ``resend_unknown=True``).
+        appended as they arrive (templated). With the durable ledger, an export; without it (Airflow 3.2 or
+        ``durable=False``) the ledger a retry reads back, and strongly recommended with retries: without it
+        a retried try refuses to send (unless ``resend_unknown=True``).
     :param results_conn_id: connection of the object store holding ``results_path``.
     :param fail_on_partial: fail the task when some items were refused (after sending everything else).
         With ``False`` the task succeeds if at least one item was sent; unknown items always fail it.
@@ -154,9 +167,12 @@ class EmailBRSendOperator(BaseOperator):
         resend_unknown: bool | str = False,
         concurrency: int = 1,
         return_results: bool = True,
+        durable: bool = True,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        if not isinstance(durable, bool):
+            raise EmailBRInputError(f"durable: {durable!r} must be True or False")
         if not isinstance(concurrency, int) or not 1 <= concurrency <= self.max_concurrency:
             raise EmailBRInputError(
                 f"concurrency: {concurrency!r} must be an integer from 1 to {self.max_concurrency}"
@@ -167,6 +183,7 @@ class EmailBRSendOperator(BaseOperator):
         self.resend_unknown = resend_unknown
         self.concurrency = concurrency
         self.return_results = return_results
+        self.durable = durable
 
     @property
     @abstractmethod
@@ -181,15 +198,20 @@ class EmailBRSendOperator(BaseOperator):
         """The platform's name in messages (the connection decides it for :class:`SendEmailOperator`)."""
         return self.platform
 
-    def open_ledger(self) -> SendLedger | None:
-        """Where this send records attempts and outcomes (the results file), or ``None``."""
-        return open_ledger(self.results_path, conn_id=self.results_conn_id)
+    def open_ledger(self, context: Context | None = None) -> SendLedger | None:
+        """Where this send records attempts and outcomes: the task state store (Airflow >= 3.3 and
+        ``durable``), the results file, both, or ``None``."""
+        from airflow_provider_emailbr.sending.ledger import STATE_NAMESPACE
+        from airflow_provider_emailbr.utils.state_store import TaskState
+
+        state = TaskState.from_context(context, namespace=STATE_NAMESPACE, durable=self.durable)
+        return open_ledger(self.results_path, conn_id=self.results_conn_id, state=state)
 
     def execute(self, context: Context) -> Any:
         """Plan, skip what earlier tries settled, send the rest, then succeed or fail with a summary."""
         identity = RunIdentity.from_context(context)
         resend_unknown = as_bool(self.resend_unknown, field="resend_unknown")
-        ledger = self.open_ledger()
+        ledger = self.open_ledger(context)
         if ledger is None and identity.try_number > 1 and not resend_unknown:
             from airflow.sdk.exceptions import AirflowFailException
 
@@ -198,6 +220,10 @@ class EmailBRSendOperator(BaseOperator):
                 "and no results_path records what went out, so this try sends nothing (it could send some "
                 "messages twice). Set results_path on the operator; or, after checking the platform's "
                 "report, run again with resend_unknown=True to send everything again."
+            )
+        if ledger is not None:
+            self.log.info(
+                "%s send: attempts and outcomes are recorded in %s", self.vendor_name(), ledger.location
             )
         engine = SendEngine(
             self.plan(context),
@@ -214,7 +240,7 @@ class EmailBRSendOperator(BaseOperator):
         """Return the results, or push them to XCom and fail with the summary."""
         failed = result.failed(fail_on_partial=self.fail_on_partial)
         where = str(self.results_path) if self.results_path else None
-        summary = result.summary(failed=failed, results_location=where)
+        summary = result.summary(failed=failed, results_location=where, markable=bool(self.results_path))
         if failed:
             context["ti"].xcom_push(key="send_results", value=result.ordered)
             tally = result.tally

@@ -1,8 +1,14 @@
 """The results ledger of a send: what each try attempted and what came of it, read back by the next try.
 
 The engine talks to a ledger through :class:`SendLedger` (``latest`` and ``write``), so another store can
-replace the JSON Lines file without touching the engine: :func:`open_ledger` picks the implementation.
-Today that is :class:`ResultsLog`, the file named by ``results_path`` (local or object storage).
+replace the JSON Lines file without touching the engine: :func:`open_ledger` picks the implementation:
+
+* on Airflow >= 3.3 with ``durable=True`` (the default), :class:`StateLedger`, kept in the task state store
+  (shared by every try of the task instance, on any worker, and kept when the task is cleared); with a
+  ``results_path`` too, :class:`ExportedLedger` also writes the file (an export; it also fills in what the
+  store does not know, and its manual marks from :func:`mark_send_results` are honoured);
+* otherwise (Airflow 3.2, ``durable=False``) :class:`ResultsLog`, the file named by ``results_path``
+  (local or object storage), or nothing.
 
 Records are JSON objects with the item's ``key``, the writer's identity (``dag_id``, ``task_id``,
 ``run_id``, ``map_index``, ``try_number``, ``at``) and an ``outcome``: ``attempt`` is written before each
@@ -30,10 +36,13 @@ from airflow_provider_emailbr.sending.model import (
     UNKNOWN,
     name_some,
 )
+from airflow_provider_emailbr.utils.state_store import ChunkedLog
 from airflow_provider_emailbr.utils.storage import as_path, json_line
 
 if TYPE_CHECKING:
     from airflow.sdk import Context, ObjectStoragePath
+
+    from airflow_provider_emailbr.utils.state_store import TaskState
 
 log = logging.getLogger(__name__)
 
@@ -45,10 +54,16 @@ class SendLedger(Protocol):
     """Where a send records its attempts and outcomes, and where a retry reads them back.
 
     ``write`` must have persisted the records when it returns: the engine writes an ``attempt`` record before
-    each request goes out.
+    each request goes out. A ledger whose writes are costly says ``coalesce = True``: the engine then writes
+    the intents of a whole window of requests at once, before the first of them goes out, and carries the
+    outcomes along with the next write instead of writing each on its own.
     """
 
     location: str
+    coalesce: bool
+
+    def key_of(self, key: str) -> str:
+        """How ``latest`` names the item ``key`` (the key itself, or a digest of it)."""
 
     def latest(self, identity: RunIdentity) -> dict[str, dict[str, Any]]:
         """The last record per key written by ``identity``'s task instance (any try)."""
@@ -58,12 +73,17 @@ class SendLedger(Protocol):
 
 
 def open_ledger(
-    results_path: str | Path | ObjectStoragePath | None, *, conn_id: str | None = None
+    results_path: str | Path | ObjectStoragePath | None,
+    *,
+    conn_id: str | None = None,
+    state: TaskState | None = None,
 ) -> SendLedger | None:
-    """The ledger of a send: the results file at ``results_path``, or ``None`` when there is none."""
-    if not results_path:
-        return None
-    return ResultsLog(results_path, conn_id=conn_id)
+    """The ledger of a send (see the module docstring); ``None`` with neither a state store nor a file."""
+    results = ResultsLog(results_path, conn_id=conn_id) if results_path else None
+    if state is None:
+        return results
+    durable = StateLedger(state)
+    return durable if results is None else ExportedLedger(durable, results)
 
 
 def effective_outcome(record: Mapping[str, Any] | None) -> str | None:
@@ -137,6 +157,8 @@ class ResultsLog:
     an item ``unknown`` (never re-sent automatically) or drop the ``attempt`` of a request that never left.
     """
 
+    coalesce = False
+
     def __init__(self, path: str | Path | ObjectStoragePath, *, conn_id: str | None = None) -> None:
         self.location = str(path)
         self.path = as_path(path, conn_id)
@@ -175,6 +197,10 @@ class ResultsLog:
         self._lines = [json_line(r) for r in records]
         return records
 
+    def key_of(self, key: str) -> str:
+        """Lines name items by their key."""
+        return key
+
     def latest(self, identity: RunIdentity) -> dict[str, dict[str, Any]]:
         """The last line per key written by ``identity``'s task instance."""
         latest: dict[str, dict[str, Any]] = {}
@@ -205,6 +231,182 @@ class ResultsLog:
             except (AttributeError, OSError, ValueError):
                 log.debug("results_path %s: fsync not available; flushed only", self.location)
         self._ends_with_newline = True
+
+
+#: Task state namespace and entry kind of a send's durable ledger.
+STATE_NAMESPACE = "send"
+STATE_KIND = "send-ledger"
+#: Longest error text an outcome keeps in the task state store.
+MAX_STATE_TEXT = 160
+#: Most items one ledger entry names (about 15,000 characters with their slots: well inside a chunk).
+MAX_ENTRY_KEYS = 1000
+
+
+def item_digest(key: str) -> str:
+    """The 12-character name of an item in the task state store (72 bits of BLAKE2b): no address in the
+    metadata DB, and bounded whatever the key."""
+    import base64
+    import hashlib
+
+    return base64.urlsafe_b64encode(hashlib.blake2b(key.encode("utf-8"), digest_size=9).digest()).decode()
+
+
+class StateLedger:
+    """A send's ledger in Airflow 3.3's task state store: shared by every try, on any worker, kept on clear.
+
+    Stored as a :class:`~airflow_provider_emailbr.utils.state_store.ChunkedLog` (``emailbr.send.log.<n>``,
+    values ≤ 50,000 characters) of compact entries, about 15 characters per item and try, so a
+    100,000-message send stays bounded (about 1.5 MB in ~30 chunks):
+
+    * an intent, written before its request goes out: ``{"t": try, "o": "attempt", "q": request,
+      "k": [digest, …], "s": [slot, …]}`` (``q`` numbers the try's requests; ``s``, the items' input
+      positions, only when they have one);
+    * the outcome of a whole request whose items all ended alike: ``{"t": try, "o": outcome, "q": request,
+      "e": error}``;
+    * otherwise the outcome of some items: ``{"t": try, "o": outcome, "k": [digest, …], "e": error}``.
+
+    ``e`` (a shortened error) is optional. An entry names at most :data:`MAX_ENTRY_KEYS` items (an intent
+    of more is split in several entries of the same ``q``). Items are named by :func:`item_digest` of their
+    key. The vendor's answer fields (ids, codes) are not kept here: they are in the task's XCom and in the
+    ``results_path`` export. Entries are only ever appended; the last entry per item wins.
+    """
+
+    coalesce = True
+    location = "the task state store"
+
+    def __init__(self, state: TaskState) -> None:
+        self.log = ChunkedLog(state, "log", kind=STATE_KIND)
+        self._sizes: dict[Any, int] = {}  # items of each request this writer recorded an intent for
+
+    def key_of(self, key: str) -> str:
+        """Items are named by their digest."""
+        return item_digest(key)
+
+    def latest(self, identity: RunIdentity) -> dict[str, dict[str, Any]]:
+        """The last record per item digest (the store is already scoped to the task instance)."""
+        from airflow_provider_emailbr.exceptions import EmailBRStateCorruptError
+
+        latest: dict[str, dict[str, Any]] = {}
+        slots: dict[str, Any] = {}
+        requests: dict[tuple[Any, Any], list[str]] = {}
+        for entry in self.log.read():
+            keys = entry.get("k") if isinstance(entry, dict) else None
+            entry_slots = entry.get("s") if isinstance(entry, dict) else None
+            readable = isinstance(entry, dict) and isinstance(entry.get("o"), str)
+            if readable and keys is None and entry["o"] != ATTEMPT:
+                keys = requests.get((entry.get("t"), entry.get("q")))
+            if (
+                not readable
+                or not isinstance(keys, list)
+                or (
+                    entry_slots is not None
+                    and (not isinstance(entry_slots, list) or len(entry_slots) != len(keys))
+                )
+            ):
+                raise EmailBRStateCorruptError(
+                    f"A send ledger entry in the task state store is not readable ({str(entry)[:80]!r}); "
+                    "nothing was sent on a guess."
+                )
+            if entry["o"] == ATTEMPT and "q" in entry:
+                requests.setdefault((entry.get("t"), entry["q"]), []).extend(keys)
+            base: dict[str, Any] = {"outcome": entry["o"], "try_number": entry.get("t")}
+            if entry.get("e"):
+                base["error"] = entry["e"]
+            for position, digest in enumerate(keys):
+                if entry_slots is not None and entry_slots[position] is not None:
+                    slots[digest] = entry_slots[position]
+                latest[digest] = base
+        for digest, slot in slots.items():
+            latest[digest] = {**latest[digest], "slot": slot}
+        return latest
+
+    def write(self, records: Sequence[Mapping[str, Any]]) -> None:
+        """Append ``records`` (the engine's results lines, with their ``request`` number) as compact
+        entries, in one store write."""
+        entries: list[dict[str, Any]] = []
+        by_request: dict[Any, list[Mapping[str, Any]]] = {}
+        for record in records:
+            by_request.setdefault((record.get("try_number"), record.get("request")), []).append(record)
+        loose: dict[tuple[Any, ...], dict[str, Any]] = {}  # outcomes listed item by item
+        for (try_number, request), group in by_request.items():
+            intents = [r for r in group if r.get("outcome") == ATTEMPT]
+            for start in range(0, len(intents), MAX_ENTRY_KEYS):
+                part = intents[start : start + MAX_ENTRY_KEYS]
+                entry: dict[str, Any] = {"t": try_number, "o": ATTEMPT, "q": request, "k": []}
+                entry["k"] = [item_digest(str(r["key"])) for r in part]
+                if any(r.get("slot") is not None for r in part):
+                    entry["s"] = [r.get("slot") for r in part]
+                entries.append(entry)
+            if intents and request is not None:
+                self._sizes[(try_number, request)] = self._sizes.get((try_number, request), 0) + len(intents)
+            outcomes = [r for r in group if r.get("outcome") != ATTEMPT]
+            if not outcomes:
+                continue
+            kinds = {(r.get("outcome"), _state_error(r)) for r in outcomes}
+            if (
+                request is not None
+                and len(kinds) == 1
+                and len(outcomes) == self._sizes.get((try_number, request))
+            ):
+                ((outcome, error),) = kinds
+                whole: dict[str, Any] = {"t": try_number, "o": outcome, "q": request}
+                if error:
+                    whole["e"] = error
+                entries.append(whole)
+                continue
+            for record in outcomes:
+                kind = (try_number, record.get("outcome"), _state_error(record))
+                listed = loose.get(kind)
+                if listed is None or len(listed["k"]) >= MAX_ENTRY_KEYS:
+                    listed = loose[kind] = {"t": try_number, "o": kind[1], "k": []}
+                    if kind[2]:
+                        listed["e"] = kind[2]
+                    entries.append(listed)
+                listed["k"].append(item_digest(str(record["key"])))
+        self.log.append(entries)
+
+
+def _state_error(record: Mapping[str, Any]) -> str | None:
+    """The shortened error of a results line that is not ``sent`` (what the store keeps of it)."""
+    error = record.get("error") if record.get("outcome") != SENT else None
+    if not error:
+        return None
+    text = str(error)
+    return text if len(text) <= MAX_STATE_TEXT else text[: MAX_STATE_TEXT - 1] + "…"
+
+
+class ExportedLedger:
+    """The task state store as the authority, the results file as an export written alongside it.
+
+    A retry reads the store; for an item the store knows nothing about (e.g. a DAG run re-created by
+    ``dag.test()``, which drops its state rows) the file's last line is used, and a manual resolution in the
+    file (:func:`mark_send_results`) overrides the store, so resolving unknown items works as on 3.2.
+    """
+
+    coalesce = True
+
+    def __init__(self, durable: StateLedger, results: ResultsLog) -> None:
+        self.durable = durable
+        self.results = results
+        self.location = f"{durable.location} (exported to {results.location})"
+
+    def key_of(self, key: str) -> str:
+        """Items are named by their digest (the store's names)."""
+        return item_digest(key)
+
+    def latest(self, identity: RunIdentity) -> dict[str, dict[str, Any]]:
+        """The store's records, completed and overridden by the file as described above."""
+        latest = self.durable.latest(identity)
+        for key, record in self.results.latest(identity).items():
+            digest = item_digest(key)
+            if digest not in latest or record.get("resolved") == "manual":
+                latest[digest] = record
+        return latest
+
+    def write(self, records: Sequence[Mapping[str, Any]]) -> None:
+        """The store first (the authority), then the file (its lines as on Airflow 3.2)."""
+        self.durable.write(records)
+        self.results.write([{k: v for k, v in r.items() if k != "request"} for r in records])
 
 
 def mark_send_results(

@@ -19,6 +19,7 @@ No Airflow module is imported here at import time: DAG files import the provider
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
@@ -122,3 +123,99 @@ class TaskState:
 
     def __repr__(self) -> str:
         return f"TaskState(namespace={self.namespace!r})"
+
+
+#: Largest JSON text of one chunk of a :class:`ChunkedLog` (the store's values should stay well below
+#: ~60,000 characters; its object-storage backend is optional).
+MAX_CHUNK_CHARS = 50_000
+#: Most chunks a :class:`ChunkedLog` reads back: a sanity bound (about 1 GB of entries), not a quota.
+MAX_CHUNKS = 20_000
+
+
+class ChunkedLog:
+    """An append-only list of JSON entries kept in bounded values: ``<name>.0``, ``<name>.1``, …
+
+    The task state store has no "list keys" operation and its values must stay small, so a long log is cut
+    into chunks of at most :data:`MAX_CHUNK_CHARS` characters under consecutive keys. A reader probes
+    ``<name>.0``, ``<name>.1``, … until the first absent key; a writer only ever rewrites the *last* chunk
+    of its own try (with more entries) or starts the next one, so chunks never have gaps and an entry, once
+    stored, stays stored. Each :meth:`append` is one ``set``: entries that do not fit in the current chunk
+    start the next one (only entries larger than a chunk in all are split over several ``set`` calls).
+    Each chunk is an envelope of ``kind`` holding ``{"n": <its number>, "entries": [...]}``; a chunk whose
+    number does not match its key is corrupt.
+    """
+
+    __slots__ = ("_chars", "_current", "_entries", "_next", "kind", "max_chars", "name", "state")
+
+    def __init__(self, state: TaskState, name: str, *, kind: str, max_chars: int = MAX_CHUNK_CHARS) -> None:
+        self.state = state
+        self.name = name
+        self.kind = kind
+        self.max_chars = max_chars
+        self._next: int | None = None  # number of the next chunk this writer starts
+        self._current = -1  # number of the chunk this writer is filling
+        self._entries: list[Any] = []  # entries of the chunk this writer is filling (already stored)
+        self._chars = 0
+
+    def read(self) -> list[Any]:
+        """Every stored entry, oldest first; a store failure or a corrupt chunk raises before anything."""
+        entries: list[Any] = []
+        number = 0
+        while True:
+            data = self.state.get(f"{self.name}.{number}", kind=self.kind)
+            if data is None:
+                break
+            if (
+                not isinstance(data, dict)
+                or data.get("n") != number
+                or not isinstance(data.get("entries"), list)
+            ):
+                raise EmailBRStateCorruptError(
+                    f"Task state entry {self.state.full_key(f'{self.name}.{number}')!r} is not chunk "
+                    f"{number} of this log. Nothing was sent on a guess: clear the task's state, run again."
+                )
+            entries.extend(data["entries"])
+            number += 1
+            if number > MAX_CHUNKS:
+                raise EmailBRStateCorruptError(
+                    f"Task state log {self.state.full_key(self.name)!r} has more than {MAX_CHUNKS} chunks."
+                )
+        self._next = number
+        self._entries = []
+        self._chars = 0
+        return entries
+
+    def append(self, entries: list[Any]) -> None:
+        """Store ``entries`` after the ones already stored; durable when this returns."""
+        if not entries:
+            return
+        if self._next is None:
+            self.read()
+        assert self._next is not None
+        sizes = [len(json.dumps(e)) + 2 for e in entries]  # as stored: default separators, ASCII
+        if max(sizes) > self.max_chars - 64:
+            raise EmailBRStateStoreError(
+                f"A task state entry of {max(sizes)} characters exceeds the chunk bound of {self.max_chars}."
+            )
+        limit = self.max_chars - 64
+        if self._entries and self._chars + sum(sizes) > limit and sum(sizes) <= limit:
+            self._entries, self._chars = [], 0  # they fit in a chunk of their own: one write, not two
+        start = 0
+        while start < len(entries):
+            if not self._entries:  # start a new chunk
+                self._current = self._next
+                self._next += 1
+            end = start
+            chars = self._chars
+            while end < len(entries) and chars + sizes[end] <= limit:
+                chars += sizes[end]
+                end += 1
+            if end == start:  # the chunk is full: the next entries go to a new one
+                self._entries, self._chars = [], 0
+                continue
+            filled = self._entries + entries[start:end]
+            self.state.set(
+                f"{self.name}.{self._current}", {"n": self._current, "entries": filled}, kind=self.kind
+            )
+            self._entries, self._chars = filled, chars
+            start = end

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from airflow_provider_emailbr.exceptions import EmailBRStateCorruptError, EmailBRStateStoreError
@@ -57,3 +59,40 @@ def test_unreachable_store_is_never_read_as_empty(operation: str) -> None:
             state.set("k", 1, kind="x")
         else:
             state.delete("k")
+
+
+def test_chunked_log_rewrites_only_its_last_chunk_and_a_new_writer_starts_the_next():
+    from airflow_provider_emailbr.utils.state_store import ChunkedLog
+
+    store = FakeTaskStateStore()
+    state = TaskState(store, namespace="send")
+    first = ChunkedLog(state, "log", kind="test-log", max_chars=200)
+    first.append([{"n": i} for i in range(3)])
+    first.append([{"n": i} for i in range(3, 6)])
+    assert sorted(store.values) == ["emailbr.send.log.0"]  # the same chunk, rewritten with more entries
+    first.append([{"n": i} for i in range(6, 20)])  # overflows: the next chunks, never a gap
+    chunks = sorted(store.values, key=lambda k: int(k.rsplit(".", 1)[1]))
+    assert chunks == [f"emailbr.send.log.{n}" for n in range(len(chunks))] and len(chunks) > 1
+    assert all(len(value) <= 200 + 64 for value in store.values.values())
+    frozen = dict(store.values)
+
+    second = ChunkedLog(state, "log", kind="test-log", max_chars=200)  # a retry on another worker
+    assert second.read() == [{"n": i} for i in range(20)]
+    second.append([{"n": 20}])
+    assert all(store.values[key] == value for key, value in frozen.items())  # earlier chunks untouched
+    assert ChunkedLog(state, "log", kind="test-log").read()[-1] == {"n": 20}
+
+
+def test_chunked_log_refuses_an_entry_larger_than_a_chunk_and_a_misnumbered_chunk():
+    from airflow_provider_emailbr.utils.state_store import ChunkedLog
+
+    store = FakeTaskStateStore()
+    log = ChunkedLog(TaskState(store, namespace="send"), "log", kind="test-log", max_chars=100)
+    with pytest.raises(EmailBRStateStoreError, match="exceeds the chunk bound"):
+        log.append([{"text": "x" * 200}])
+    assert store.writes == 0
+    store.values["emailbr.send.log.0"] = json.dumps(
+        {"emailbr": "test-log", "v": 1, "data": {"n": 1, "entries": []}}
+    )
+    with pytest.raises(EmailBRStateCorruptError, match="is not chunk 0"):
+        log.read()
