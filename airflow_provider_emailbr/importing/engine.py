@@ -455,7 +455,7 @@ class BaseImportContactsOperator(BaseOperator):
             suppression = load_suppression(self.suppress, conn_id=self.suppress_conn_id)
             if suppression is not None:
                 stack.enter_context(suppression)
-            staging = stack.enter_context(Staging(self.fields_spec, previous))
+            staging = stack.enter_context(Staging(self.fields_spec, previous, hashed=store is not None))
             report = self._rejected_writer()
             if report is not None:
                 stack.enter_context(report)
@@ -472,7 +472,8 @@ class BaseImportContactsOperator(BaseOperator):
                 self.log.info("%s dry run: %s", self.platform, json.dumps(summary, ensure_ascii=False))
                 return summary
             try:
-                self.send(self.send_batches_of(staging), run, staging)
+                # confirmations only feed the next snapshot: a run that keeps none does not record them
+                self.send(self.send_batches_of(staging), run, staging if store is not None else None)
                 if self.mirror and previous is not None:
                     self.remove_gone(staging, run)
             except Exception:

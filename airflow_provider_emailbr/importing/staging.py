@@ -7,6 +7,9 @@ of the address. Each staged contact carries two hashes, of its mapped platform f
 fields, so comparing the run with the previous snapshot (attached read-only as ``old``) says which contacts
 are new, changed, unchanged or gone, without reading any of them into memory.
 
+A run that keeps no snapshot needs no hashes: it hands each batch to SQLite as one JSON array, inserted by
+one statement on a second thread while the next batch is validated (SQLite works without Python's lock).
+
 As the platform confirms contacts (sent or removed), :meth:`Staging.confirm` and :meth:`Staging.removed`
 record it; :meth:`Staging.write_snapshot` then writes the next snapshot: the previous one, with what was
 confirmed in this run applied. A run that stops midway therefore stores exactly what was confirmed.
@@ -20,6 +23,7 @@ import json
 import os
 import sqlite3
 import tempfile
+import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import date
 from typing import Any, NamedTuple
@@ -46,6 +50,13 @@ _UPSERT = (
     "INSERT INTO staged (key, email, row, fields, custom, fhash, chash) VALUES (?, ?, ?, ?, ?, ?, ?) "
     "ON CONFLICT(key) DO UPDATE SET row = excluded.row, fields = excluded.fields, custom = excluded.custom,"
     " fhash = excluded.fhash, chash = excluded.chash"
+)
+#: The same, for a batch given as one JSON array of ``[key, email, row, fields, custom]`` (no hashes).
+_UPSERT_BULK = (
+    "INSERT INTO staged (key, email, row, fields, custom, fhash, chash)"
+    " SELECT value ->> 0, value ->> 1, value ->> 2, value -> 3, value ->> 4, X'', X'' FROM json_each(?)"
+    " WHERE true ON CONFLICT(key) DO UPDATE SET row = excluded.row, fields = excluded.fields,"
+    " custom = excluded.custom"
 )
 #: A staged contact that differs from the previous snapshot (or is not in it).
 _DIFFERS = "(o.key IS NULL OR o.fhash != s.fhash OR o.chash != s.chash)"
@@ -105,15 +116,22 @@ class Staging:
 
     :param fields_spec: the platform's fields (dates are restored from their ISO text).
     :param previous: a local snapshot file to compare with (read-only), or ``None`` for none.
+    :param hashed: hash each contact's values, for a snapshot (``False`` when the run keeps none: every
+        contact is then new, and :meth:`confirm` and :meth:`write_snapshot` are not for use).
     """
 
-    def __init__(self, fields_spec: Sequence[FieldSpec], previous: str | None = None) -> None:
-        self._dates = {spec.name for spec in fields_spec if spec.kind == "date"}
+    def __init__(
+        self, fields_spec: Sequence[FieldSpec], previous: str | None = None, *, hashed: bool = True
+    ) -> None:
+        self._dates = tuple(spec.name for spec in fields_spec if spec.kind == "date")
+        self.hashed = hashed
         handle, self.path = tempfile.mkstemp(prefix="emailbr-staged-", suffix=".sqlite")
         os.close(handle)
-        self.db = sqlite3.connect(
+        self._db = sqlite3.connect(
             f"file:{self.path}", uri=True, check_same_thread=False, isolation_level=None
         )
+        self._writer: threading.Thread | None = None
+        self._write_error: BaseException | None = None
         self.db.executescript(_SCHEMA)
         self.has_previous = previous is not None
         if previous is not None:
@@ -130,9 +148,23 @@ class Staging:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    @property
+    def db(self) -> sqlite3.Connection:
+        """The connection, once the batch being written on the staging thread (if any) is in."""
+        writer = self._writer
+        if writer is not None:
+            writer.join()
+            self._writer = None
+            if self._write_error is not None:
+                error, self._write_error = self._write_error, None
+                raise error
+        return self._db
+
     def close(self) -> None:
         """Drop the temporary tables and their file."""
-        self.db.close()
+        with contextlib.suppress(Exception):
+            self.db  # noqa: B018 - let a batch being written finish before closing
+        self._db.close()
         with contextlib.suppress(OSError):
             os.remove(self.path)
 
@@ -140,14 +172,18 @@ class Staging:
 
     def stage(self, contacts: Iterable[Contact]) -> None:
         """Add valid contacts; a known address takes the later row's values under its first spelling."""
+        if not self.hashed:
+            self._stage_bulk(contacts)
+            return
+        encode, encode_sorted = _IN_ORDER, _SORTED
         rows = []
         for contact in contacts:
-            fields = encode_values(contact.fields)
-            custom = encode_values(contact.custom, sort=True) if contact.custom else ""
+            email, fields, custom = contact.email, encode(contact.fields), contact.custom
+            custom = encode_sorted(custom) if custom else ""
             rows.append(
                 (
-                    contact.email.lower(),
-                    contact.email,
+                    email.lower(),
+                    email,
                     contact.row,
                     fields,
                     custom,
@@ -157,6 +193,29 @@ class Staging:
             )
         self.db.executemany(_UPSERT, rows)
         self.staged_rows += len(rows)
+
+    def _stage_bulk(self, contacts: Iterable[Contact]) -> None:
+        """Encode the batch as one JSON array here; insert it on the staging thread, after the one before."""
+        encode_sorted = _SORTED
+        batch = [
+            [c.email.lower(), c.email, c.row, c.fields, encode_sorted(c.custom) if c.custom else ""]
+            for c in contacts
+        ]
+        if not batch:
+            return
+        encoded = _IN_ORDER(batch)
+        db = self.db  # waits for the batch before
+        self._writer = threading.Thread(
+            target=self._write_bulk, args=(db, encoded), name="emailbr-staging", daemon=True
+        )
+        self._writer.start()
+        self.staged_rows += len(batch)
+
+    def _write_bulk(self, db: sqlite3.Connection, encoded: str) -> None:
+        try:
+            db.execute(_UPSERT_BULK, (encoded,))
+        except BaseException as err:  # handed to the next user of the connection
+            self._write_error = err
 
     def distinct(self) -> int:
         """Distinct contacts staged."""
@@ -220,8 +279,11 @@ class Staging:
             if not rows:
                 return
             batch = []
-            for _, email, row, fields, custom, known, fields_changed, custom_changed, platform_id in rows:
-                contact = self._contact(email, row, fields, custom)
+            decoded = self._decode(row[3] for row in rows)
+            for values, (_, email, row, _, custom, known, fields_changed, custom_changed, platform_id) in zip(
+                decoded, rows, strict=True
+            ):
+                contact = Contact(row, email, values, json.loads(custom) if custom else {})
                 if known:
                     parts = {"fields"} if fields_changed else set()
                     if custom_changed:
@@ -246,10 +308,18 @@ class Staging:
             last = rows[-1][0]
 
     def _contact(self, email: str, row: int, fields: str, custom: str) -> Contact:
-        values = json.loads(fields)
-        for name in self._dates.intersection(values):
-            values[name] = date.fromisoformat(values[name])
+        (values,) = self._decode((fields,))
         return Contact(row=row, email=email, fields=values, custom=json.loads(custom) if custom else {})
+
+    def _decode(self, encoded: Iterable[str]) -> list[dict[str, Any]]:
+        """Staged platform fields back to values (dates from their ISO text), in one JSON parse."""
+        decoded = json.loads(f"[{','.join(encoded)}]")
+        for name in self._dates:
+            for values in decoded:
+                text = values.get(name)
+                if text is not None:
+                    values[name] = date.fromisoformat(text)
+        return decoded
 
     # ------------------------------------------------------------------ confirmations and the next snapshot
 
