@@ -86,7 +86,10 @@ def child(spec_path: str) -> None:
     """Run one import (``--child``): print its summary and the process's peak RSS."""
     logging.disable(logging.INFO)
     spec = json.loads(Path(spec_path).read_text(encoding="utf-8"))
-    summary = OPERATORS[spec["operator"]](task_id="bench", **spec["kwargs"]).execute({})
+    operator = OPERATORS[spec["operator"]](task_id="bench", **spec["kwargs"])
+    cpu = time.process_time()
+    summary = operator.execute({})
+    summary["cpu_seconds"] = time.process_time() - cpu
     summary["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print("RESULT " + json.dumps(summary))
 
@@ -388,6 +391,7 @@ class Bench:
         args, env = self.args, self.env_of(target)
         source = str(self.csv(args.first_rows))
         durations: dict[str, list[float]] = {"staged": [], "unstaged": []}
+        cpu: dict[str, list[float]] = {"staged": [], "unstaged": []}
         sent = 0
         for repeat in range(args.repeats + 1):
             order = ("staged", "unstaged") if repeat % 2 else ("unstaged", "staged")
@@ -397,6 +401,7 @@ class Bench:
                 sent = summary["sent"]
                 if repeat:  # the first pair warms the server and the page cache
                     durations[operator].append(summary["duration_seconds"])
+                    cpu[operator].append(summary["cpu_seconds"])
         naive_group = target.iagente_group("Naive")
         naive_rate = naive_iagente_rate(target.iagente_host, target.key, naive_group, args.naive_sample)
         staged, unstaged = statistics.median(durations["staged"]), statistics.median(durations["unstaged"])

@@ -29,6 +29,7 @@ from datetime import date
 from typing import Any, NamedTuple
 
 from airflow_provider_emailbr.importing.rows import Contact, FieldSpec
+from airflow_provider_emailbr.utils.privacy import mask_email
 
 #: Bytes of each hash: a false "unchanged" needs a 64-bit collision on one contact.
 HASH_BYTES = 8
@@ -74,11 +75,20 @@ class SyncDiff(NamedTuple):
 
 
 class Gone(NamedTuple):
-    """A contact of the previous snapshot that is no longer in the source (to remove with ``mirror``)."""
+    """A contact of the previous snapshot that is no longer in the source (to remove with ``mirror``).
+
+    Its repr shows the address masked (LGPD).
+    """
 
     key: str
     email: str
     platform_id: str | None
+
+    def __repr__(self) -> str:
+        return (
+            f"Gone(key={mask_email(self.key)!r}, email={mask_email(self.email)!r}, "
+            f"platform_id={self.platform_id!r})"
+        )
 
 
 class SyncState(NamedTuple):
