@@ -7,8 +7,9 @@ of the address. Each staged contact carries two hashes, of its mapped platform f
 fields, so comparing the run with the previous snapshot (attached read-only as ``old``) says which contacts
 are new, changed, unchanged or gone, without reading any of them into memory.
 
-A run that keeps no snapshot needs no hashes: it hands each batch to SQLite as one JSON array, inserted by
-one statement on a second thread while the next batch is validated (SQLite works without Python's lock).
+Each batch goes to SQLite as one JSON array, inserted by one statement on a second thread while the next
+batch is validated (SQLite runs a statement without Python's lock). A run that keeps no snapshot computes
+no hashes.
 
 As the platform confirms contacts (sent or removed), :meth:`Staging.confirm` and :meth:`Staging.removed`
 record it; :meth:`Staging.write_snapshot` then writes the next snapshot: the previous one, with what was
@@ -47,18 +48,19 @@ _EMPTY_OLD = (
     "CREATE TABLE old.contacts (key TEXT PRIMARY KEY, email TEXT, fhash BLOB NOT NULL, chash BLOB NOT NULL,"
     " platform_id TEXT) WITHOUT ROWID;"
 )
-_UPSERT = (
-    "INSERT INTO staged (key, email, row, fields, custom, fhash, chash) VALUES (?, ?, ?, ?, ?, ?, ?) "
-    "ON CONFLICT(key) DO UPDATE SET row = excluded.row, fields = excluded.fields, custom = excluded.custom,"
-    " fhash = excluded.fhash, chash = excluded.chash"
-)
-#: The same, for a batch given as one JSON array of ``[key, email, row, fields, custom]`` (no hashes).
 _UPSERT_BULK = (
     "INSERT INTO staged (key, email, row, fields, custom, fhash, chash)"
-    " SELECT value ->> 0, value ->> 1, value ->> 2, value -> 3, value ->> 4, X'', X'' FROM json_each(?)"
+    " SELECT value ->> 0, value ->> 1, value ->> 2, value {fields} 3, value ->> 4,"
+    " COALESCE(substr(?2, key * 16 + 1, 8), X''),"
+    " CASE value ->> 4 WHEN '' THEN X'' ELSE COALESCE(substr(?2, key * 16 + 9, 8), X'') END"
+    " FROM json_each(?1)"
     " WHERE true ON CONFLICT(key) DO UPDATE SET row = excluded.row, fields = excluded.fields,"
-    " custom = excluded.custom"
+    " custom = excluded.custom, fhash = excluded.fhash, chash = excluded.chash"
 )
+#: The hashes of a batch whose contacts are not hashed (bound as NULL: each hash is then ``X''``).
+_NO_HASHES = b""
+#: The custom-field hash of a contact without custom fields (the staged value is ``X''`` then).
+_NO_CUSTOM_HASH = bytes(HASH_BYTES)
 #: A staged contact that differs from the previous snapshot (or is not in it).
 _DIFFERS = "(o.key IS NULL OR o.fhash != s.fhash OR o.chash != s.chash)"
 
@@ -181,49 +183,42 @@ class Staging:
     # ------------------------------------------------------------------ staging
 
     def stage(self, contacts: Iterable[Contact]) -> None:
-        """Add valid contacts; a known address takes the later row's values under its first spelling."""
-        if not self.hashed:
-            self._stage_bulk(contacts)
-            return
-        encode, encode_sorted = _IN_ORDER, _SORTED
-        rows = []
-        for contact in contacts:
-            email, fields, custom = contact.email, encode(contact.fields), contact.custom
-            custom = encode_sorted(custom) if custom else ""
-            rows.append(
-                (
-                    email.lower(),
-                    email,
-                    contact.row,
-                    fields,
-                    custom,
-                    digest(fields),
-                    digest(custom) if custom else b"",
-                )
-            )
-        self.db.executemany(_UPSERT, rows)
-        self.staged_rows += len(rows)
+        """Add valid contacts; a known address takes the later row's values under its first spelling.
 
-    def _stage_bulk(self, contacts: Iterable[Contact]) -> None:
-        """Encode the batch as one JSON array here; insert it on the staging thread, after the one before."""
+        The batch is encoded here as one JSON array of ``[key, email, row, fields, custom]`` (with the
+        hashes, when kept, in one blob beside it), then inserted by one statement on the staging thread while
+        the caller validates the next batch.
+        """
         encode_sorted = _SORTED
-        batch = [
-            [c.email.lower(), c.email, c.row, c.fields, encode_sorted(c.custom) if c.custom else ""]
-            for c in contacts
-        ]
+        if self.hashed:
+            encode, hashes = _IN_ORDER, bytearray()
+            batch = []
+            for contact in contacts:
+                fields, custom = encode(contact.fields), contact.custom
+                custom = encode_sorted(custom) if custom else ""
+                batch.append([contact.email.lower(), contact.email, contact.row, fields, custom])
+                hashes += digest(fields)
+                hashes += digest(custom) if custom else _NO_CUSTOM_HASH
+            statement, blob = _UPSERT_BULK.format(fields="->>"), bytes(hashes)
+        else:  # the fields go as JSON objects, encoded with the whole batch
+            batch = [
+                [c.email.lower(), c.email, c.row, c.fields, encode_sorted(c.custom) if c.custom else ""]
+                for c in contacts
+            ]
+            statement, blob = _UPSERT_BULK.format(fields="->"), _NO_HASHES
         if not batch:
             return
         encoded = _IN_ORDER(batch)
         db = self.db  # waits for the batch before
         self._writer = threading.Thread(
-            target=self._write_bulk, args=(db, encoded), name="emailbr-staging", daemon=True
+            target=self._write_bulk, args=(db, statement, encoded, blob), name="emailbr-staging", daemon=True
         )
         self._writer.start()
         self.staged_rows += len(batch)
 
-    def _write_bulk(self, db: sqlite3.Connection, encoded: str) -> None:
+    def _write_bulk(self, db: sqlite3.Connection, statement: str, encoded: str, hashes: bytes) -> None:
         try:
-            db.execute(_UPSERT_BULK, (encoded,))
+            db.execute(statement, (encoded, hashes))
         except BaseException as err:  # handed to the next user of the connection
             self._write_error = err
 

@@ -11,7 +11,7 @@ import pytest
 from airflow_provider_emailbr.importing.engine import ContactOutcome
 from airflow_provider_emailbr.importing.rows import Contact, FieldSpec, RowRejected
 from airflow_provider_emailbr.importing.snapshot import SnapshotStore
-from airflow_provider_emailbr.importing.staging import Gone, Staging, SyncState
+from airflow_provider_emailbr.importing.staging import Gone, Staging, SyncState, digest, encode_values
 from airflow_provider_emailbr.utils.privacy import mask_email
 
 SPEC = (FieldSpec("email", "email"), FieldSpec("nome"), FieldSpec("nascimento", "date"))
@@ -60,12 +60,20 @@ def test_both_ways_of_staging_keep_the_same_contacts(hashed):
         staging.stage([contact(3, "ANA@x.com", "três"), contact(4, "ção@x.com", "quatro", cidade=odd)])
         assert (staging.staged_rows, staging.distinct()) == (4, 3)
         assert staging.diff()[:3] == (3, 3, 0)  # staged, new, changed
+        hashes = {key: f + c for key, f, c in staging.db.execute("SELECT key, fhash, chash FROM staged")}
         [batch] = list(staging.to_send(10))
     assert [(c.email, c.row, c.fields, c.custom) for c in batch] == [
         ("Ana@x.com", 3, {"nome": "três", "nascimento": date(1990, 1, 3)}, {}),
         ("bia@x.com", 2, {"nome": odd, "nascimento": date(1990, 1, 2)}, {}),
         ("ção@x.com", 4, {"nome": "quatro", "nascimento": date(1990, 1, 4)}, {"cidade": odd}),
     ]
+    # a snapshot compares these: the hash of the encoded fields, and of the custom fields when there are any
+    expected = {
+        c.email.lower(): digest(encode_values(c.fields))
+        + (digest(encode_values(c.custom, sort=True)) if c.custom else b"")
+        for c in batch
+    }
+    assert hashes == (expected if hashed else dict.fromkeys(expected, b""))
 
 
 def test_a_batch_that_fails_on_the_staging_thread_fails_the_next_step():
