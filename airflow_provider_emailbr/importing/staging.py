@@ -24,8 +24,8 @@ import json
 import os
 import sqlite3
 import tempfile
-import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import date
 from typing import Any, NamedTuple
 
@@ -112,15 +112,13 @@ def digest(text: str) -> bytes:
     return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=HASH_BYTES).digest()
 
 
-def _iso(value: Any) -> str:
-    if isinstance(value, date):
-        return value.isoformat()
-    raise TypeError(f"cannot stage a {type(value).__name__}")
-
-
-# one encoder each, built once: json.dumps with options builds a new encoder per call
-_IN_ORDER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=_iso).encode
-_SORTED = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=_iso, sort_keys=True).encode
+# one encoder each, built once (json.dumps with options builds a new encoder per call); dates become ISO text
+# through date.isoformat itself, which the C encoder calls without a Python frame (a value of another type
+# raises TypeError)
+_IN_ORDER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=date.isoformat).encode
+_SORTED = json.JSONEncoder(
+    separators=(",", ":"), ensure_ascii=False, default=date.isoformat, sort_keys=True
+).encode
 
 
 class Staging:
@@ -142,8 +140,9 @@ class Staging:
         self._db = sqlite3.connect(
             f"file:{self.path}", uri=True, check_same_thread=False, isolation_level=None
         )
-        self._writer: threading.Thread | None = None
-        self._write_error: BaseException | None = None
+        #: the staging thread: one statement at a time, each after the one before
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="emailbr-staging")
+        self._writing: Future[Any] | None = None
         self.db.executescript(_SCHEMA)
         self.has_previous = previous is not None
         if previous is not None:
@@ -162,20 +161,18 @@ class Staging:
 
     @property
     def db(self) -> sqlite3.Connection:
-        """The connection, once the batch being written on the staging thread (if any) is in."""
-        writer = self._writer
-        if writer is not None:
-            writer.join()
-            self._writer = None
-            if self._write_error is not None:
-                error, self._write_error = self._write_error, None
-                raise error
+        """The connection, once the batch being written on the staging thread (if any) is in; raises what
+        writing it raised."""
+        writing, self._writing = self._writing, None
+        if writing is not None:
+            writing.result()
         return self._db
 
     def close(self) -> None:
         """Drop the temporary tables and their file."""
         with contextlib.suppress(Exception):
             self.db  # noqa: B018 - let a batch being written finish before closing
+        self._thread.shutdown()
         self._db.close()
         with contextlib.suppress(OSError):
             os.remove(self.path)
@@ -189,6 +186,18 @@ class Staging:
         hashes, when kept, in one blob beside it), then inserted by one statement on the staging thread while
         the caller validates the next batch.
         """
+        try:
+            statement, encoded, blob, count = self._encode(contacts)
+        except TypeError as err:  # a value of a type the normaliser never gives
+            raise TypeError(f"cannot stage a contact's values: {err}") from None
+        if not count:
+            return
+        db = self.db  # waits for the batch before
+        self._writing = self._thread.submit(db.execute, statement, (encoded, blob))
+        self.staged_rows += count
+
+    def _encode(self, contacts: Iterable[Contact]) -> tuple[str, str, bytes, int]:
+        """The statement, the batch as one JSON array, the hashes blob and the number of contacts."""
         encode_sorted = _SORTED
         if self.hashed:
             encode, hashes = _IN_ORDER, bytearray()
@@ -206,21 +215,7 @@ class Staging:
                 for c in contacts
             ]
             statement, blob = _UPSERT_BULK.format(fields="->"), _NO_HASHES
-        if not batch:
-            return
-        encoded = _IN_ORDER(batch)
-        db = self.db  # waits for the batch before
-        self._writer = threading.Thread(
-            target=self._write_bulk, args=(db, statement, encoded, blob), name="emailbr-staging", daemon=True
-        )
-        self._writer.start()
-        self.staged_rows += len(batch)
-
-    def _write_bulk(self, db: sqlite3.Connection, statement: str, encoded: str, hashes: bytes) -> None:
-        try:
-            db.execute(statement, (encoded, hashes))
-        except BaseException as err:  # handed to the next user of the connection
-            self._write_error = err
+        return statement, _IN_ORDER(batch), blob, len(batch)
 
     def distinct(self) -> int:
         """Distinct contacts staged."""
