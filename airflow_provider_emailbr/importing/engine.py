@@ -469,7 +469,7 @@ class BaseImportContactsOperator(BaseOperator):
             suppression = load_suppression(self.suppress, conn_id=self.suppress_conn_id)
             if suppression is not None:
                 stack.enter_context(suppression)
-            staging = stack.enter_context(Staging(self.fields_spec, previous))
+            staging = stack.enter_context(Staging(self.fields_spec, previous, hashed=store is not None))
             report = self._rejected_writer()
             if report is not None:
                 stack.enter_context(report)
@@ -488,7 +488,12 @@ class BaseImportContactsOperator(BaseOperator):
             try:
                 checkpoint = self._checkpoint
                 read = functools.partial(self.send_batches_of, staging)
-                self.send(checkpoint.batches(read) if checkpoint else read(), run, staging)
+                # confirmations only feed the next snapshot: a run that keeps none does not record them
+                self.send(
+                    checkpoint.batches(read) if checkpoint else read(),
+                    run,
+                    staging if store is not None else None,
+                )
                 if self.mirror and previous is not None:
                     self.remove_gone(staging, run)
                 if checkpoint is not None:

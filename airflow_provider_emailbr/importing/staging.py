@@ -7,6 +7,10 @@ of the address. Each staged contact carries two hashes, of its mapped platform f
 fields, so comparing the run with the previous snapshot (attached read-only as ``old``) says which contacts
 are new, changed, unchanged or gone, without reading any of them into memory.
 
+Each batch goes to SQLite as one JSON array, inserted by one statement on a second thread while the next
+batch is validated (SQLite runs a statement without Python's lock). A run that keeps no snapshot computes
+no hashes.
+
 As the platform confirms contacts (sent or removed), :meth:`Staging.confirm` and :meth:`Staging.removed`
 record it; :meth:`Staging.write_snapshot` then writes the next snapshot: the previous one, with what was
 confirmed in this run applied. A run that stops midway therefore stores exactly what was confirmed.
@@ -21,10 +25,12 @@ import os
 import sqlite3
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import date
 from typing import Any, NamedTuple
 
 from airflow_provider_emailbr.importing.rows import Contact, FieldSpec
+from airflow_provider_emailbr.utils.privacy import mask_email
 
 #: Bytes of each hash: a false "unchanged" needs a 64-bit collision on one contact.
 HASH_BYTES = 8
@@ -42,11 +48,19 @@ _EMPTY_OLD = (
     "CREATE TABLE old.contacts (key TEXT PRIMARY KEY, email TEXT, fhash BLOB NOT NULL, chash BLOB NOT NULL,"
     " platform_id TEXT) WITHOUT ROWID;"
 )
-_UPSERT = (
-    "INSERT INTO staged (key, email, row, fields, custom, fhash, chash) VALUES (?, ?, ?, ?, ?, ?, ?) "
-    "ON CONFLICT(key) DO UPDATE SET row = excluded.row, fields = excluded.fields, custom = excluded.custom,"
-    " fhash = excluded.fhash, chash = excluded.chash"
+_UPSERT_BULK = (
+    "INSERT INTO staged (key, email, row, fields, custom, fhash, chash)"
+    " SELECT value ->> 0, value ->> 1, value ->> 2, value {fields} 3, value ->> 4,"
+    " COALESCE(substr(?2, key * 16 + 1, 8), X''),"
+    " CASE value ->> 4 WHEN '' THEN X'' ELSE COALESCE(substr(?2, key * 16 + 9, 8), X'') END"
+    " FROM json_each(?1)"
+    " WHERE true ON CONFLICT(key) DO UPDATE SET row = excluded.row, fields = excluded.fields,"
+    " custom = excluded.custom, fhash = excluded.fhash, chash = excluded.chash"
 )
+#: The hashes of a batch whose contacts are not hashed (bound as NULL: each hash is then ``X''``).
+_NO_HASHES = b""
+#: The custom-field hash of a contact without custom fields (the staged value is ``X''`` then).
+_NO_CUSTOM_HASH = bytes(HASH_BYTES)
 #: A staged contact that differs from the previous snapshot (or is not in it).
 _DIFFERS = "(o.key IS NULL OR o.fhash != s.fhash OR o.chash != s.chash)"
 
@@ -63,11 +77,20 @@ class SyncDiff(NamedTuple):
 
 
 class Gone(NamedTuple):
-    """A contact of the previous snapshot that is no longer in the source (to remove with ``mirror``)."""
+    """A contact of the previous snapshot that is no longer in the source (to remove with ``mirror``).
+
+    Its repr shows the address masked (LGPD).
+    """
 
     key: str
     email: str
     platform_id: str | None
+
+    def __repr__(self) -> str:
+        return (
+            f"Gone(key={mask_email(self.key)!r}, email={mask_email(self.email)!r}, "
+            f"platform_id={self.platform_id!r})"
+        )
 
 
 class SyncState(NamedTuple):
@@ -89,15 +112,13 @@ def digest(text: str) -> bytes:
     return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=HASH_BYTES).digest()
 
 
-def _iso(value: Any) -> str:
-    if isinstance(value, date):
-        return value.isoformat()
-    raise TypeError(f"cannot stage a {type(value).__name__}")
-
-
-# one encoder each, built once: json.dumps with options builds a new encoder per call
-_IN_ORDER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=_iso).encode
-_SORTED = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=_iso, sort_keys=True).encode
+# one encoder each, built once (json.dumps with options builds a new encoder per call); dates become ISO text
+# through date.isoformat itself, which the C encoder calls without a Python frame (a value of another type
+# raises TypeError)
+_IN_ORDER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=date.isoformat).encode
+_SORTED = json.JSONEncoder(
+    separators=(",", ":"), ensure_ascii=False, default=date.isoformat, sort_keys=True
+).encode
 
 
 class Staging:
@@ -105,15 +126,23 @@ class Staging:
 
     :param fields_spec: the platform's fields (dates are restored from their ISO text).
     :param previous: a local snapshot file to compare with (read-only), or ``None`` for none.
+    :param hashed: hash each contact's values, for a snapshot (``False`` when the run keeps none: every
+        contact is then new, and :meth:`confirm` and :meth:`write_snapshot` are not for use).
     """
 
-    def __init__(self, fields_spec: Sequence[FieldSpec], previous: str | None = None) -> None:
-        self._dates = {spec.name for spec in fields_spec if spec.kind == "date"}
+    def __init__(
+        self, fields_spec: Sequence[FieldSpec], previous: str | None = None, *, hashed: bool = True
+    ) -> None:
+        self._dates = tuple(spec.name for spec in fields_spec if spec.kind == "date")
+        self.hashed = hashed
         handle, self.path = tempfile.mkstemp(prefix="emailbr-staged-", suffix=".sqlite")
         os.close(handle)
-        self.db = sqlite3.connect(
+        self._db = sqlite3.connect(
             f"file:{self.path}", uri=True, check_same_thread=False, isolation_level=None
         )
+        #: the staging thread: one statement at a time, each after the one before
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="emailbr-staging")
+        self._writing: Future[Any] | None = None
         self.db.executescript(_SCHEMA)
         self.has_previous = previous is not None
         if previous is not None:
@@ -130,33 +159,63 @@ class Staging:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    @property
+    def db(self) -> sqlite3.Connection:
+        """The connection, once the batch being written on the staging thread (if any) is in; raises what
+        writing it raised."""
+        writing, self._writing = self._writing, None
+        if writing is not None:
+            writing.result()
+        return self._db
+
     def close(self) -> None:
         """Drop the temporary tables and their file."""
-        self.db.close()
+        with contextlib.suppress(Exception):
+            self.db  # noqa: B018 - let a batch being written finish before closing
+        self._thread.shutdown()
+        self._db.close()
         with contextlib.suppress(OSError):
             os.remove(self.path)
 
     # ------------------------------------------------------------------ staging
 
     def stage(self, contacts: Iterable[Contact]) -> None:
-        """Add valid contacts; a known address takes the later row's values under its first spelling."""
-        rows = []
-        for contact in contacts:
-            fields = encode_values(contact.fields)
-            custom = encode_values(contact.custom, sort=True) if contact.custom else ""
-            rows.append(
-                (
-                    contact.email.lower(),
-                    contact.email,
-                    contact.row,
-                    fields,
-                    custom,
-                    digest(fields),
-                    digest(custom) if custom else b"",
-                )
-            )
-        self.db.executemany(_UPSERT, rows)
-        self.staged_rows += len(rows)
+        """Add valid contacts; a known address takes the later row's values under its first spelling.
+
+        The batch is encoded here as one JSON array of ``[key, email, row, fields, custom]`` (with the
+        hashes, when kept, in one blob beside it), then inserted by one statement on the staging thread while
+        the caller validates the next batch.
+        """
+        try:
+            statement, encoded, blob, count = self._encode(contacts)
+        except TypeError as err:  # a value of a type the normaliser never gives
+            raise TypeError(f"cannot stage a contact's values: {err}") from None
+        if not count:
+            return
+        db = self.db  # waits for the batch before
+        self._writing = self._thread.submit(db.execute, statement, (encoded, blob))
+        self.staged_rows += count
+
+    def _encode(self, contacts: Iterable[Contact]) -> tuple[str, str, bytes, int]:
+        """The statement, the batch as one JSON array, the hashes blob and the number of contacts."""
+        encode_sorted = _SORTED
+        if self.hashed:
+            encode, hashes = _IN_ORDER, bytearray()
+            batch = []
+            for contact in contacts:
+                fields, custom = encode(contact.fields), contact.custom
+                custom = encode_sorted(custom) if custom else ""
+                batch.append([contact.email.lower(), contact.email, contact.row, fields, custom])
+                hashes += digest(fields)
+                hashes += digest(custom) if custom else _NO_CUSTOM_HASH
+            statement, blob = _UPSERT_BULK.format(fields="->>"), bytes(hashes)
+        else:  # the fields go as JSON objects, encoded with the whole batch
+            batch = [
+                [c.email.lower(), c.email, c.row, c.fields, encode_sorted(c.custom) if c.custom else ""]
+                for c in contacts
+            ]
+            statement, blob = _UPSERT_BULK.format(fields="->"), _NO_HASHES
+        return statement, _IN_ORDER(batch), blob, len(batch)
 
     def distinct(self) -> int:
         """Distinct contacts staged."""
@@ -220,8 +279,11 @@ class Staging:
             if not rows:
                 return
             batch = []
-            for _, email, row, fields, custom, known, fields_changed, custom_changed, platform_id in rows:
-                contact = self._contact(email, row, fields, custom)
+            decoded = self._decode(row[3] for row in rows)
+            for values, (_, email, row, _, custom, known, fields_changed, custom_changed, platform_id) in zip(
+                decoded, rows, strict=True
+            ):
+                contact = Contact(row, email, values, json.loads(custom) if custom else {})
                 if known:
                     parts = {"fields"} if fields_changed else set()
                     if custom_changed:
@@ -246,10 +308,18 @@ class Staging:
             last = rows[-1][0]
 
     def _contact(self, email: str, row: int, fields: str, custom: str) -> Contact:
-        values = json.loads(fields)
-        for name in self._dates.intersection(values):
-            values[name] = date.fromisoformat(values[name])
+        (values,) = self._decode((fields,))
         return Contact(row=row, email=email, fields=values, custom=json.loads(custom) if custom else {})
+
+    def _decode(self, encoded: Iterable[str]) -> list[dict[str, Any]]:
+        """Staged platform fields back to values (dates from their ISO text), in one JSON parse."""
+        decoded = json.loads(f"[{','.join(encoded)}]")
+        for name in self._dates:
+            for values in decoded:
+                text = values.get(name)
+                if text is not None:
+                    values[name] = date.fromisoformat(text)
+        return decoded
 
     # ------------------------------------------------------------------ confirmations and the next snapshot
 

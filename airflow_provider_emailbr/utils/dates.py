@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime, timezone
+from functools import cache
 from typing import Any
 
 import pendulum
@@ -21,17 +22,23 @@ from airflow_provider_emailbr.exceptions import EmailBRInputError
 
 DEFAULT_TIMEZONE = "America/Sao_Paulo"
 
-# Patterns compiled on first use by the ``re`` module (and kept in its cache), not at import.
+# Patterns compiled on first use (:func:`_date_pattern`, ``re``'s cache), not at import.
 #: ``YYYY-MM-DD`` (groups 1-3) or ``DD/MM/YYYY`` (groups 4-6), in one match.
 _DATE = r"(\d{4})-(\d{1,2})-(\d{1,2})|(\d{1,2})/(\d{1,2})/(\d{4})"
 #: ``HH:MM`` or ``HH:MM:SS``.
 _CLOCK = r"(\d{1,2}):(\d{2})(?::(\d{2}))?"
 
 
+@cache
+def _date_pattern() -> re.Pattern[str]:
+    """:data:`_DATE`, compiled once: an import reads a date on every row."""
+    return re.compile(_DATE)
+
+
 def parse_calendar_date(text: str) -> date | None:
     """The date written in ``text`` as ``YYYY-MM-DD`` or ``DD/MM/YYYY``; ``None`` when it is neither or
     names no real day (``31/02/2026``)."""
-    match = re.fullmatch(_DATE, text.strip())
+    match = _date_pattern().fullmatch(text.strip())
     if match is None:
         return None
     try:

@@ -17,6 +17,7 @@ from airflow_provider_emailbr.exceptions import EmailBRInputError
 from airflow_provider_emailbr.operators.iagente import IAgenteImportContactsOperator
 from tests.dagrun import DagRunResult, run_dag
 from tests.integration.test_contacts import criaenvio_list_contacts, iagente_group_contacts, writes
+from tests.unit.importing.test_suppression import memory_store  # noqa: F401 - the fixture
 
 pytestmark = pytest.mark.integration
 DAG_FILE = Path(__file__).parents[1] / "dags" / "contacts_import.py"
@@ -207,3 +208,60 @@ def test_a_dropped_answer_mid_run_then_a_rerun_converges(sandbox, monkeypatch, s
     assert {members[f"c{i}@exemplo.com.br"]["nome"] for i in range(4)} == {f"Renomeada {i}" for i in range(4)}
     third = day(monkeypatch, sandbox, "criaenvio", crm(12, **renamed), **target)
     assert counts(third)["unchanged"] == 12 and calls(sandbox, "criaenvio") == []
+
+
+def test_a_429_storm_mid_run_then_a_rerun_converges_with_nothing_lost(
+    sandbox, monkeypatch, set_connection, tmp_path
+):
+    cria = sandbox.connections["criaenvio"]
+    fast = {**cria.get("extra", {}), "retry_backoff": 0.01, "max_retries": 1}
+    set_connection("criaenvio_default", **{**cria, "extra": fast})
+    target = cria_target(tmp_path, max_rejected_ratio=1)
+    assert day(monkeypatch, sandbox, "criaenvio", crm(10), **target).state == "success"
+    renamed = {f"c{i}": {"nome": f"Renomeada {i}", "cidade": "Olinda"} for i in range(10)}
+    source = crm(10, **renamed) + crm(10, start=10)  # 10 changed, 10 new
+    # every write answers 429 half of the time (seeded): a contact whose two tries both get one is left out
+    for method in ("POST", "PUT"):
+        sandbox.set_fault("status", vendor="criaenvio", method=method, status=429, retry_after=0, rate=0.5)
+    stormy = day(monkeypatch, sandbox, "criaenvio", source, **target)
+    assert stormy.state == "success", stormy.task_states
+    summary = stormy.xcom("import_contacts")
+    failed = summary["rejected_reasons"].get("request_failed", 0)
+    assert failed >= 1 and summary["sent"] + failed == 20, summary
+    assert any(r["status"] == 429 for r in sandbox.requests(vendor="criaenvio"))
+    sandbox.clear_faults()
+    rerun = day(monkeypatch, sandbox, "criaenvio", source, **target)
+    assert rerun.state == "success", rerun.task_states
+    again = rerun.xcom("import_contacts")
+    assert again["new"] + again["changed"] == failed == again["sent"]  # only what the storm left out
+    assert again["unchanged"] == 20 - failed and again["rejected"] == 0
+    members = criaenvio_list_contacts(sandbox, "CRM")
+    assert set(members) == {f"c{i}@exemplo.com.br" for i in range(20)}  # nothing lost
+    assert {members[f"c{i}@exemplo.com.br"]["nome"] for i in range(10)} == {
+        f"Renomeada {i}" for i in range(10)
+    }
+    field_id = again["custom_field_ids"]["Cidade"]
+    assert {m["campos"].get(field_id) for m in members.values()} == {"Olinda", "Recife"}
+    assert sum(1 for m in members.values() if m["campos"].get(field_id) == "Olinda") == 10
+    third = day(monkeypatch, sandbox, "criaenvio", source, **target)
+    assert counts(third)["unchanged"] == 20 and calls(sandbox, "criaenvio") == []
+
+
+@pytest.mark.usefixtures("memory_store")
+def test_state_in_an_fsspec_memory_store(sandbox, monkeypatch, tmp_path):
+    from airflow.sdk import ObjectStoragePath
+
+    uri = "memory://emailbr-sync-test/{{ dag.dag_id }}/state.sqlite"
+    stored = ObjectStoragePath("memory://emailbr-sync-test/contacts_import/state.sqlite")
+    target = iag_target(tmp_path, state_path=uri, mirror=True, max_removed_ratio=0.5)
+    assert day(monkeypatch, sandbox, "iagente", crm(6), **target).state == "success"
+    first = stored.read_bytes()
+    assert first.startswith(b"SQLite format 3")
+    second = day(monkeypatch, sandbox, "iagente", crm(5, c1={"nome": "Outra"}), **target)  # c5 left
+    assert second.state == "success", second.task_states
+    assert counts(second) == {"new": 0, "changed": 1, "unchanged": 4, "removed": 1, "sent": 1}
+    assert [p for _, p in calls(sandbox, "iagente")] == ["contact/mass/add", "group/contact/remove"]
+    assert stored.read_bytes() != first
+    assert set(iagente_group_contacts(sandbox, "CRM")) == {f"c{i}@exemplo.com.br" for i in range(5)}
+    third = day(monkeypatch, sandbox, "iagente", crm(5, c1={"nome": "Outra"}), **target)
+    assert counts(third)["unchanged"] == 5 and calls(sandbox, "iagente") == []

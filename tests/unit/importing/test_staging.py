@@ -6,9 +6,13 @@ import sqlite3
 from datetime import date
 from pathlib import Path
 
-from airflow_provider_emailbr.importing.rows import Contact, FieldSpec
+import pytest
+
+from airflow_provider_emailbr.importing.engine import ContactOutcome
+from airflow_provider_emailbr.importing.rows import Contact, FieldSpec, RowRejected
 from airflow_provider_emailbr.importing.snapshot import SnapshotStore
-from airflow_provider_emailbr.importing.staging import Staging
+from airflow_provider_emailbr.importing.staging import Gone, Staging, SyncState, digest, encode_values
+from airflow_provider_emailbr.utils.privacy import mask_email
 
 SPEC = (FieldSpec("email", "email"), FieldSpec("nome"), FieldSpec("nascimento", "date"))
 
@@ -43,6 +47,46 @@ def test_duplicates_collapse_case_insensitively_last_row_wins_first_spelling():
         ("bia@x.com", "dois", 2, None),
     ]
     assert batch[0].fields["nascimento"] == date(1990, 1, 3)  # dates come back as dates
+
+
+@pytest.mark.parametrize("hashed", [True, False])
+def test_both_ways_of_staging_keep_the_same_contacts(hashed):
+    """Without a snapshot (``hashed=False``) batches go in as one JSON array on the staging thread: the
+    contacts that come back are the same, text that JSON escapes included."""
+    odd = 'Zé "Aspas" \\ barra\ttab \u2028 ü 𝄞'
+    with Staging(SPEC, hashed=hashed) as staging:
+        staging.stage([contact(1, "Ana@x.com", "um", cidade="Recife"), contact(2, "bia@x.com", odd)])
+        staging.stage([])
+        staging.stage([contact(3, "ANA@x.com", "três"), contact(4, "ção@x.com", "quatro", cidade=odd)])
+        assert (staging.staged_rows, staging.distinct()) == (4, 3)
+        assert staging.diff()[:3] == (3, 3, 0)  # staged, new, changed
+        hashes = {key: f + c for key, f, c in staging.db.execute("SELECT key, fhash, chash FROM staged")}
+        [batch] = list(staging.to_send(10))
+    assert [(c.email, c.row, c.fields, c.custom) for c in batch] == [
+        ("Ana@x.com", 3, {"nome": "três", "nascimento": date(1990, 1, 3)}, {}),
+        ("bia@x.com", 2, {"nome": odd, "nascimento": date(1990, 1, 2)}, {}),
+        ("ção@x.com", 4, {"nome": "quatro", "nascimento": date(1990, 1, 4)}, {"cidade": odd}),
+    ]
+    # a snapshot compares these: the hash of the encoded fields, and of the custom fields when there are any
+    expected = {
+        c.email.lower(): digest(encode_values(c.fields))
+        + (digest(encode_values(c.custom, sort=True)) if c.custom else b"")
+        for c in batch
+    }
+    assert hashes == (expected if hashed else dict.fromkeys(expected, b""))
+
+
+def test_a_batch_that_fails_on_the_staging_thread_fails_the_next_step():
+    with Staging(SPEC, hashed=False) as staging:
+        with pytest.raises(
+            TypeError, match=r"cannot stage a contact's values: .*'object' object"
+        ):  # encoded in the caller's thread
+            staging.stage([Contact(row=1, email="a@x.com", fields={"nome": object()})])
+        staging.stage([contact(1, "a@x.com", "A")])
+        staging.db.execute("DROP TABLE staged")
+        staging.stage([contact(2, "b@x.com", "B")])  # fails on the staging thread
+        with pytest.raises(sqlite3.OperationalError, match="no such table: staged"):
+            staging.distinct()
 
 
 def test_diff_new_changed_unchanged_gone(tmp_path):
@@ -96,3 +140,22 @@ def test_drop_takes_contacts_out_of_the_staged_source():
         assert [(c.email, c.row) for c in dropped] == [("B@x.com", 2)]
         assert staging.distinct() == 1
         assert list(staging.iter_keys()) == [["a@x.com"]]
+
+
+def test_reprs_of_contacts_removals_and_outcomes_mask_the_address():
+    person = Contact(
+        row=7, email="Maria.Silva@Exemplo.com.br", fields={"nome": "Maria"}, sync=SyncState("9", frozenset())
+    )
+    gone = Gone("maria.silva@exemplo.com.br", "Maria.Silva@Exemplo.com.br", "9")
+    outcomes = [
+        ContactOutcome(person, result="updated", platform_id="9"),
+        ContactOutcome(person, rejection=RowRejected("refused_by_platform", "refused m***@exemplo.com.br")),
+    ]
+    for record in (person, gone, *outcomes):
+        shown = repr(record)
+        assert "maria.silva" not in shown.lower(), shown
+        assert "exemplo.com.br" in shown.lower()  # masked, not dropped
+    assert repr(gone) == (
+        f"Gone(key={mask_email(gone.key)!r}, email={mask_email(gone.email)!r}, platform_id='9')"
+    )
+    assert "row=7" in repr(person) and "'nome': 'Maria'" in repr(person)
