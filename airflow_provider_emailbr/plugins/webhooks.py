@@ -96,10 +96,10 @@ def create_app(runtime: ReceiverRuntime | None = None) -> FastAPI:
     )
     app.state.runtime = runtime
 
-    @app.post(ROUTE)
-    async def receive_webhook(conn_id: str, request: Request) -> JSONResponse:
+    async def receive_webhook(request: Request) -> JSONResponse:
         """Check the token, read the body, store its events durably, then answer."""
         receiver, _ = runtime.parts()
+        conn_id = request.path_params["conn_id"]
 
         async def read_body(cap: int) -> bytes | None:
             declared = request.headers.get("content-length")
@@ -121,6 +121,8 @@ def create_app(runtime: ReceiverRuntime | None = None) -> FastAPI:
         )
         return JSONResponse(reply.body, status_code=reply.status)
 
+    # A plain Starlette route: no FastAPI parameter injection (lazy imports leave no annotations to read).
+    app.add_route(ROUTE, receive_webhook, methods=["POST"])
     return app
 
 
