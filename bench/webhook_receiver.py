@@ -33,7 +33,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.apiserver import api_server, plugin_installed, wait_until  # noqa: E402
+from tests.apiserver import api_server, plugin_installed, wait_until
 
 TARGET = 500
 CONN_ID = "bench"

@@ -139,7 +139,8 @@ class AssetPublisher:
                 log.exception(
                     "emailbr webhooks: publishing stored events failed; retrying in %ss", self.interval
                 )
-                self._stop.wait(self.interval)
+            # Rounds are spaced by the interval, so that under load events gather into larger batches.
+            self._stop.wait(self.interval)
 
     def publish_once(self) -> int:
         """One round; returns how many events were published (0 when another process holds the lock)."""
