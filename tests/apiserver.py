@@ -79,11 +79,17 @@ def airflow_env(
 class ApiServer:
     """A running api-server: its base URL, its log, and a small JSON client with a JWT."""
 
-    def __init__(self, url: str, home: Path, log_path: Path) -> None:
+    def __init__(self, url: str, home: Path, log_path: Path, process: subprocess.Popen[bytes]) -> None:
         self.url = url
         self.home = home
         self.log_path = log_path
+        self.process = process
         self._jwt: str | None = None
+
+    def crash(self) -> None:
+        """Kill the server and its workers at once (``SIGKILL``: no shutdown code runs)."""
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=30)
 
     def log_text(self) -> str:
         """Everything the server wrote so far."""
@@ -177,7 +183,7 @@ def api_server(
         stderr=subprocess.STDOUT,
         start_new_session=True,  # its own process group: stopping it stops its uvicorn workers too
     )
-    server = ApiServer(f"http://127.0.0.1:{port}", home, log_path)
+    server = ApiServer(f"http://127.0.0.1:{port}", home, log_path, process)
     try:
         deadline = time.monotonic() + timeout
         while True:

@@ -89,3 +89,35 @@ def test_a_posted_event_becomes_one_asset_event(tmp_path):
         log = server.log_text()
         assert TOKEN not in log
         assert "refused a post to 'envie_hooks' with a wrong token" in log
+
+
+def test_an_event_answered_200_survives_a_crash_and_is_published_after_restart(tmp_path):
+    """Killed right after its 200, before any asset event (no DAG uses the asset yet): the event is on
+    disk, and the restarted server publishes it with no new post once a DAG scheduled on the asset exists."""
+    import sqlite3
+
+    store = tmp_path / "store" / "events.db"
+    connection = {
+        "conn_type": "envie_email",
+        "host": "https://envie.invalid",
+        "extra": {"webhook_token": TOKEN},
+    }
+    env = {"EMAILBR_WEBHOOK_STORE": str(store)}
+    with api_server(tmp_path, connections={"envie_hooks": connection}, extra_env=env) as server:
+        url = f"/emailbr/webhooks/envie_hooks?token={TOKEN}"
+        assert server.request("POST", url, body=json.dumps(FAILED).encode(), auth=False)[0] == 200
+        server.crash()
+    rows = sqlite3.connect(store).execute("SELECT event_id, published_at FROM webhook_event").fetchall()
+    assert len(rows) == 1 and rows[0][1] is None
+
+    with api_server(
+        tmp_path, dags={"consumer.py": CONSUMER_DAG}, connections={"envie_hooks": connection}, extra_env=env
+    ) as server:
+        _, assets = server.request("GET", "/api/v2/assets?uri_pattern=emailbr")
+        [asset] = assets["assets"]
+
+        def asset_events() -> list:
+            return server.request("GET", f"/api/v2/assets/events?asset_id={asset['id']}")[1]["asset_events"]
+
+        [asset_event] = wait_until(asset_events, timeout=60)
+        assert [e["event_id"] for e in asset_event["extra"]["events"]] == [rows[0][0]]
