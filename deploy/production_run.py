@@ -838,6 +838,7 @@ class EventsScenario:
 
     def __init__(self, work: Path, env: dict[str, str], sandbox: Any, api_url: str) -> None:
         self.work = work
+        self.env = env
         self.sandbox = sandbox
         self.warehouse = work / "warehouse.db"
         self.suppression = work / "output" / "suppress.csv"
@@ -874,6 +875,19 @@ class EventsScenario:
             mailgrid_webhook_url=f"{hooks}/mailgrid_default",
             mailgrid_webhook_token=self.tokens["mailgrid_default"],
         )
+
+    def _schedule_asset_runs(self, api: AirflowAPI, services: list[Service]) -> None:
+        """Restart the scheduler with ``use_job_schedule`` on: the run above turned it off (so that unpausing
+        the daily DAG made no scheduled run), which also stops asset-triggered runs. The daily DAG is paused
+        first, so the new scheduler creates no run for it."""
+        api.call("PATCH", f"/api/v2/dags/{DAG_ID}", json={"is_paused": True})
+        [old] = [s for s in services if s.name == "scheduler"]
+        stop_services([old])
+        self.env["AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE"] = "True"
+        new = Service("scheduler", old.command, old.log)
+        services[services.index(old)] = new
+        new.start(self.env, self.work)
+        say(f"events scenario: scheduler restarted with job schedules on (pid {new.process.pid})")
 
     def _send(self) -> None:
         """Through the sandbox's APIs: four envie.email sends (delivered, bounced, delayed, held), an open
@@ -938,6 +952,7 @@ class EventsScenario:
             return response.json() if response.status_code == 200 else None
 
         wait_for(f"the dag-processor to parse {EVENTS_DAG_ID}", parsed, timeout)
+        self._schedule_asset_runs(api, services)
         api.call("PATCH", f"/api/v2/dags/{EVENTS_DAG_ID}", json={"is_paused": False})
         self._send()
         say("events scenario: the sandbox posts 7 envie.email and 1 MailGrid webhooks to the receiver")
