@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import random
 import sqlite3
@@ -49,6 +50,32 @@ with DAG("emailbr_bench_consumer", schedule=[Asset("emailbr://events/bench")]):
 
     consume()
 """
+
+
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and all its descendants (Linux ``/proc``)."""
+    found, queue = [], [pid]
+    while queue:
+        current = queue.pop()
+        found.append(current)
+        for task in Path(f"/proc/{current}/task").glob("*"):
+            with contextlib.suppress(OSError):
+                queue.extend(int(child) for child in (task / "children").read_text().split())
+    return found
+
+
+def cpu_seconds(pid: int) -> float:
+    """User+system CPU seconds used so far by ``pid`` and its descendants."""
+    import os
+
+    total = 0.0
+    for member in process_tree(pid):
+        try:
+            fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
 
 
 def envie_body(number: int) -> bytes:
@@ -176,12 +203,17 @@ def main() -> int:
             warm_count = (
                 sqlite3.connect(store_path).execute("SELECT COUNT(*) FROM webhook_event").fetchone()[0]
             )
+            pid = server.process.pid
+            cpu_start, client_start = cpu_seconds(pid), time.process_time()
             base_sent, base_status, base_elapsed = asyncio.run(
                 drive(port, lambda i: version, args.seconds, args.connections)
             )
+            cpu_base, client_base = cpu_seconds(pid) - cpu_start, time.process_time() - client_start
+            cpu_start, client_start = cpu_seconds(pid), time.process_time()
             hook_sent, hook_status, hook_elapsed = asyncio.run(
                 drive(port, webhook, args.seconds, args.connections)
             )
+            cpu_hooks, client_hooks = cpu_seconds(pid) - cpu_start, time.process_time() - client_start
             baseline_rate = base_sent / base_elapsed
             hook_rate = hook_sent / hook_elapsed
             distinct = set(sent_numbers)
@@ -242,6 +274,12 @@ def main() -> int:
             f"webhook POSTs:                {hook_rate:8.1f} posts/s  statuses {dict(hook_status)}  "
             f"({hook_rate / baseline_rate:.0%} of baseline)"
         )
+        print(
+            f"api-server CPU per request: baseline {cpu_base / base_sent * 1e6:.0f} µs, "
+            f"webhook post {cpu_hooks / hook_sent * 1e6:.0f} µs (storing and publishing included); "
+            f"CPU seconds used {cpu_base:.1f} and {cpu_hooks:.1f} in {base_elapsed:.1f} and {hook_elapsed:.1f} s"
+        )
+        print(f"client CPU seconds: baseline {client_base:.1f}, webhooks {client_hooks:.1f}")
         print(
             f"  posts {hook_sent}, distinct events {len(distinct)}, vendor retries {hook_sent - len(distinct)}"
         )

@@ -26,8 +26,9 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -112,6 +113,9 @@ class EventStore:
         self._writer: threading.Thread | None = None
         self._writer_lock = threading.Lock()
         self._local = threading.local()
+        # Threads of one process take turns for write transactions here rather than in SQLite's busy
+        # handler, which sleeps for milliseconds when it finds the file locked.
+        self._write_turn = threading.Lock()
         with self._connect() as connection:
             connection.executescript(_SCHEMA)
 
@@ -184,28 +188,42 @@ class EventStore:
             for (_, _, future), outcome in zip(group, outcomes, strict=True):
                 future.set_result(outcome)
 
-    @staticmethod
+    @contextmanager
+    def _transaction(self, connection: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+        """One write transaction, taken in turn with this process's other threads."""
+        with self._write_turn:
+            connection.execute("BEGIN IMMEDIATE")
+            try:
+                yield connection
+            except BaseException:
+                connection.execute("ROLLBACK")
+                raise
+            connection.execute("COMMIT")
+
     def _commit(
-        connection: sqlite3.Connection, group: list[tuple[str, list[DeliveryEvent], Future[StoreOutcome]]]
+        self,
+        connection: sqlite3.Connection,
+        group: list[tuple[str, list[DeliveryEvent], Future[StoreOutcome]]],
     ) -> list[StoreOutcome]:
         now = time.time()
+        rows = [
+            [
+                (conn_id, event.event_id, json.dumps(event.to_dict(), ensure_ascii=False), now)
+                for event in events
+            ]
+            for conn_id, events, _ in group
+        ]
         outcomes = []
-        connection.execute("BEGIN IMMEDIATE")
-        try:
-            for conn_id, events, _ in group:
+        with self._transaction(connection):
+            for request_rows in rows:
                 stored = 0
-                for event in events:
-                    cursor = connection.execute(
+                for row in request_rows:
+                    stored += connection.execute(
                         "INSERT OR IGNORE INTO webhook_event (conn_id, event_id, event_json, received_at) "
                         "VALUES (?, ?, ?, ?)",
-                        (conn_id, event.event_id, json.dumps(event.to_dict(), ensure_ascii=False), now),
-                    )
-                    stored += cursor.rowcount
-                outcomes.append(StoreOutcome(stored, len(events) - stored))
-            connection.execute("COMMIT")
-        except BaseException:
-            connection.execute("ROLLBACK")
-            raise
+                        row,
+                    ).rowcount
+                outcomes.append(StoreOutcome(stored, len(request_rows) - stored))
         return outcomes
 
     def close(self) -> None:
@@ -221,8 +239,7 @@ class EventStore:
         connection = self._connection()
         now = time.time()
         batches = []
-        connection.execute("BEGIN IMMEDIATE")
-        try:
+        with self._transaction(connection):
             conn_ids = [
                 row[0]
                 for row in connection.execute(f"SELECT DISTINCT conn_id FROM webhook_event WHERE {_PENDING}")
@@ -243,10 +260,6 @@ class EventStore:
                     [(batch_id, seq) for seq, _ in rows],
                 )
                 batches.append(PendingBatch(batch_id, conn_id, [json.loads(text) for _, text in rows], now))
-            connection.execute("COMMIT")
-        except BaseException:
-            connection.execute("ROLLBACK")
-            raise
         return batches
 
     def in_flight(self) -> list[PendingBatch]:
@@ -277,8 +290,7 @@ class EventStore:
         if not ids:
             return
         connection = self._connection()
-        connection.execute("BEGIN IMMEDIATE")
-        try:
+        with self._transaction(connection):
             if published:
                 now = time.time()
                 connection.executemany(
@@ -287,18 +299,15 @@ class EventStore:
             else:
                 connection.executemany("UPDATE webhook_event SET batch_id = NULL WHERE batch_id = ?", ids)
             connection.executemany("DELETE FROM webhook_batch WHERE batch_id = ?", ids)
-            connection.execute("COMMIT")
-        except BaseException:
-            connection.execute("ROLLBACK")
-            raise
 
     def forget_published(self, *, older_than: float) -> int:
         """Drop published events received over ``older_than`` seconds ago (their ids stop deduplicating)."""
         connection = self._connection()
-        cursor = connection.execute(
-            "DELETE FROM webhook_event WHERE published_at IS NOT NULL AND received_at < ?",
-            (time.time() - older_than,),
-        )
+        with self._transaction(connection):
+            cursor = connection.execute(
+                "DELETE FROM webhook_event WHERE published_at IS NOT NULL AND received_at < ?",
+                (time.time() - older_than,),
+            )
         return cursor.rowcount
 
     # ------------------------------------------------------------------ reading
