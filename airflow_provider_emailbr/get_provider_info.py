@@ -44,6 +44,24 @@ _TIMEZONE_FIELD: dict[str, Any] = {
 }
 
 
+def _webhook_fields(where: str) -> dict[str, Any]:
+    """The receiver's fields (see docs/events.md): the token is a password field, never shown again."""
+    return {
+        "webhook_token": {
+            "label": "Webhook token",
+            "description": f"Secret the vendor sends with each webhook ({where}); enables "
+            "POST /emailbr/webhooks/<conn_id> on the API server. Use a long random value.",
+            "schema": {"type": ["string", "null"], "format": "password"},
+        },
+        "webhook_events": {
+            "label": "Webhook events kept",
+            "description": "Event types the receiver keeps (sent, delivered, deferred, bounced, rejected, "
+            "opened, clicked, complained, unsubscribed, unknown); empty keeps all.",
+            "schema": {"type": ["array", "null"], "items": {"type": "string"}},
+        },
+    }
+
+
 def _sender_fields(what: str) -> dict[str, Any]:
     return {
         "from_email": {
@@ -99,6 +117,7 @@ CONNECTION_TYPES: list[dict[str, Any]] = [
                 "pdf, zip, txt, xlsx, xls, jpeg and png.",
                 "schema": {"type": ["string", "null"]},
             },
+            **_webhook_fields("the token query parameter of the URL pasted in envie.email's panel"),
             **_TIMEOUT_FIELDS,
         },
     },
@@ -142,6 +161,7 @@ CONNECTION_TYPES: list[dict[str, Any]] = [
             },
             **_sender_fields("MailGrid sends"),
             **_TIMEZONE_FIELD,
+            **_webhook_fields("MailGrid sends it in the X-Webhook-Token header"),
             **_TIMEOUT_FIELDS,
         },
     },

@@ -745,6 +745,7 @@ def run(args: argparse.Namespace, work: Path, report: dict[str, Any], services: 
         "dag-processor": [*airflow, "dag-processor"],
         "triggerer": [*airflow, "triggerer"],
     }
+    events = EventsScenario(work, env, sandbox, f"http://127.0.0.1:{ports['api']}")  # events scenario
     for name in PROCESSES:
         service = Service(name, commands[name], work / "logs" / f"{name}.log")
         services.append(service)
@@ -815,6 +816,7 @@ def run(args: argparse.Namespace, work: Path, report: dict[str, Any], services: 
     report["trigger_logs"] = sorted(task_logs.glob("*.trigger.*.log"))
     report["outputs"] = verify_outputs(api, dag_run, work / "output", sandbox.client.state("criaenvio"))
     report["approval"] = scenario_campaign_approval(api, work, sandbox.client, services, args.run_timeout)
+    report["events"] = events.check(api, services, args.run_timeout)  # events scenario
     report["ok"] = True
 
 
@@ -900,6 +902,194 @@ def scenario_campaign_approval(
         raise RunFailed(f"approved run {run_id}: {len(campaigns)} campaigns of message {message_id}, not 1")
     say(f"approved run {run_id} succeeded with one campaign ({campaigns[0]['id']}) of message {message_id}")
     return {"run_id": run_id, "message_id": message_id, "campaign_id": campaigns[0]["id"]}
+
+
+# ------------------------------------------------------------------------------------ events scenario
+
+EVENTS_DAG_FILE = REPO / "example_dags" / "emailbr_bounce_suppression.py"
+EVENTS_DAG_ID = "emailbr_bounce_suppression"
+
+
+class EventsScenario:
+    """Delivery events end to end: the sandbox posts webhooks to the API server's receiver, the event-driven
+    ``emailbr_bounce_suppression`` runs on the asset events and records them.
+
+    Built before the processes start (:meth:`__init__` gives the envie.email and MailGrid connections a
+    ``webhook_token``, adds the warehouse connection and the suppression file's variable to ``env``, copies
+    the DAG and points the sandbox's callbacks at ``POST /emailbr/webhooks/{conn_id}``); :meth:`check` then
+    makes the sandbox send, bounce, delay, hold, open and click, and waits until every event is in the
+    warehouse table once and the bounced addresses are in the suppression file.
+    """
+
+    def __init__(self, work: Path, env: dict[str, str], sandbox: Any, api_url: str) -> None:
+        self.work = work
+        self.env = env
+        self.sandbox = sandbox
+        self.warehouse = work / "warehouse.db"
+        self.suppression = work / "output" / "suppress.csv"
+        self.tokens = {
+            "envie_default": secrets.token_urlsafe(24),
+            "mailgrid_default": secrets.token_urlsafe(24),
+        }
+        for conn_id, token in self.tokens.items():
+            key = f"AIRFLOW_CONN_{conn_id.upper()}"
+            definition = json.loads(env[key])
+            definition["extra"] = {**definition.get("extra", {}), "webhook_token": token}
+            env[key] = json.dumps(definition)
+        env["AIRFLOW_CONN_EMAILBR_WAREHOUSE"] = json.dumps(
+            {"conn_type": "sqlite", "host": str(self.warehouse)}
+        )
+        env["AIRFLOW_VAR_EMAILBR_SUPPRESSION_FILE"] = str(self.suppression)
+        env["EMAILBR_WEBHOOK_STORE"] = str(work / "webhook-store" / "events.db")
+        (work / "dags").mkdir(exist_ok=True)
+        shutil.copyfile(EVENTS_DAG_FILE, work / "dags" / EVENTS_DAG_FILE.name)
+        if not any(
+            e.name == "emailbr_webhooks" for e in importlib.metadata.entry_points(group="airflow.plugins")
+        ):
+            # a checkout whose installed metadata predates the plugin's entry point: load it from a plugins
+            # folder instead (an installed provider registers it as the ``airflow.plugins`` entry point)
+            plugins = work / "plugins"
+            plugins.mkdir(exist_ok=True)
+            (plugins / "emailbr_webhooks.py").write_text(
+                "from airflow_provider_emailbr.plugins.webhooks import EmailBRWebhooksPlugin  # noqa: F401\n"
+            )
+            env["AIRFLOW__CORE__PLUGINS_FOLDER"] = str(plugins)
+        hooks = f"{api_url}/emailbr/webhooks"
+        sandbox.client.config(
+            webhook_url=f"{hooks}/envie_default?token={self.tokens['envie_default']}",
+            mailgrid_webhook_url=f"{hooks}/mailgrid_default",
+            mailgrid_webhook_token=self.tokens["mailgrid_default"],
+        )
+
+    def _schedule_asset_runs(self, api: AirflowAPI, services: list[Service]) -> None:
+        """Restart the scheduler with ``use_job_schedule`` on: the run above turned it off (so that unpausing
+        the daily DAG made no scheduled run), which also stops asset-triggered runs. The daily DAG is paused
+        first, so the new scheduler creates no run for it."""
+        api.call("PATCH", f"/api/v2/dags/{DAG_ID}", json={"is_paused": True})
+        [old] = [s for s in services if s.name == "scheduler"]
+        stop_services([old])
+        self.env["AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE"] = "True"
+        new = Service("scheduler", old.command, old.log)
+        services[services.index(old)] = new
+        new.start(self.env, self.work)
+        say(f"events scenario: scheduler restarted with job schedules on (pid {new.process.pid})")
+
+    def _send(self) -> None:
+        """Through the sandbox's APIs: four envie.email sends (delivered, bounced, delayed, held), an open
+        and a click, and one MailGrid send to a bouncing address: 7 envie.email webhooks, 1 MailGrid one."""
+        connections = self.sandbox.client.connections
+        envie = connections["envie"]
+        keys = {"public-key": envie["login"], "private-key": envie["password"]}
+        sent: dict[str, int] = {}
+        for to in ("ana@exemplo.com.br", "bia@bounce.example", "caio@delayed.example", "dani@held.example"):
+            body = {
+                "to_name": "Cliente",
+                "to_email": to,
+                "from_name": "Loja",
+                "from_email": "remetente@exemplo.com.br",
+                "reply_to_name": "Loja",
+                "reply_to_email": "remetente@exemplo.com.br",
+                "subject": "Pedido",
+                "body": "<html><body><a href='https://loja.example/pedido'>Pedido</a></body></html>",
+            }
+            answer = requests.post(
+                envie["host"] + "singlesending/create", json=body, headers=keys, timeout=30
+            )
+            answer.raise_for_status()
+            sent[to] = answer.json()["message_id"]
+        self.sandbox.client.envie_event(sent["ana@exemplo.com.br"], "MessageLoaded")
+        self.sandbox.client.envie_event(
+            sent["ana@exemplo.com.br"], "MessageLinkClicked", url="https://loja.example/pedido"
+        )
+        mailgrid = connections["mailgrid"]
+        body = {
+            "host_smtp": mailgrid["extra"]["smtp_host"],
+            "usuario_smtp": mailgrid["login"],
+            "senha_smtp": mailgrid["password"],
+            "emailRemetente": "remetente@exemplo.com.br",
+            "emailDestino": ["eva@bounce.example"],
+            "assunto": "Pedido",
+            "mensagem": "<p>Pedido</p>",
+        }
+        requests.post(mailgrid["host"] + "send/", json=body, timeout=30).raise_for_status()
+
+    def _rows(self) -> list[tuple[str, str, str, str]]:
+        import sqlite3
+
+        if not self.warehouse.exists():
+            return []
+        with contextlib.closing(sqlite3.connect(self.warehouse)) as db:
+            try:
+                return db.execute(
+                    "SELECT event_id, event_type, vendor, recipient FROM email_events"
+                ).fetchall()
+            except sqlite3.OperationalError:  # the table is created by the first run
+                return []
+
+    def check(self, api: AirflowAPI, services: list[Service], timeout: float) -> dict[str, Any]:
+        """Unpause the DAG, make the sandbox post, and wait for the records; ``RunFailed`` when wrong."""
+        phase = time.monotonic()
+
+        def parsed() -> dict[str, Any] | None:
+            for service in services:
+                service.check_alive()
+            response = api.request("GET", f"/api/v2/dags/{EVENTS_DAG_ID}")
+            return response.json() if response.status_code == 200 else None
+
+        wait_for(f"the dag-processor to parse {EVENTS_DAG_ID}", parsed, timeout)
+        self._schedule_asset_runs(api, services)
+        api.call("PATCH", f"/api/v2/dags/{EVENTS_DAG_ID}", json={"is_paused": False})
+        self._send()
+        say("events scenario: the sandbox posts 7 envie.email and 1 MailGrid webhooks to the receiver")
+
+        def delivered() -> list[dict[str, Any]] | None:
+            deliveries = self.sandbox.client.webhooks()
+            if len(deliveries) == 8 and all(d["done"] for d in deliveries):
+                return deliveries
+            return None
+
+        deliveries = wait_for("the sandbox's 8 webhook deliveries", delivered, timeout)
+        refused = [(d["vendor"], d["event"], d["attempts"]) for d in deliveries if not d["delivered"]]
+        if refused:
+            raise RunFailed(f"the receiver did not answer 200 to: {refused}")
+
+        def recorded() -> list[tuple[str, str, str, str]] | None:
+            for service in services:
+                service.check_alive()
+            rows = self._rows()
+            runs = api.call("GET", f"/api/v2/dags/{EVENTS_DAG_ID}/dagRuns")["dag_runs"]
+            failed = [r["dag_run_id"] for r in runs if r["state"] == "failed"]
+            if failed:
+                raise RunFailed(f"{EVENTS_DAG_ID} runs failed: {failed}")
+            settled = runs and all(r["state"] == "success" for r in runs)
+            return rows if len(rows) >= 8 and settled else None
+
+        rows = wait_for(f"{EVENTS_DAG_ID} to record the 8 events", recorded, timeout)
+        runs = api.call("GET", f"/api/v2/dags/{EVENTS_DAG_ID}/dagRuns")["dag_runs"]
+        kinds = sorted((vendor, event_type) for _, event_type, vendor, _ in rows)
+        expected = sorted(
+            [("envie", "delivered")] * 2
+            + [("envie", "bounced"), ("envie", "deferred"), ("envie", "deferred"), ("envie", "opened")]
+            + [("envie", "clicked"), ("mailgrid", "bounced")]
+        )
+        if kinds != expected or len({event_id for event_id, *_ in rows}) != len(rows):
+            raise RunFailed(f"the warehouse holds {kinds}, expected each of {expected} once")
+        suppressed = sorted(line.split(",")[0] for line in self.suppression.read_text().splitlines()[1:])
+        if suppressed != ["bia@bounce.example", "eva@bounce.example"]:
+            raise RunFailed(f"the suppression file holds {suppressed}, expected the two bounced addresses")
+        triggers = {r["run_type"] for r in runs}
+        if triggers != {"asset_triggered"}:
+            raise RunFailed(f"{EVENTS_DAG_ID} runs were {triggers}, expected asset_triggered only")
+        say(
+            f"events scenario: {len(rows)} events in the warehouse from {len(runs)} asset-triggered run(s), "
+            f"{len(suppressed)} addresses suppressed"
+        )
+        return {
+            "seconds": time.monotonic() - phase,
+            "runs": len(runs),
+            "events": len(rows),
+            "suppressed": suppressed,
+        }
 
 
 def print_summary(report: dict[str, Any], services: list[Service]) -> None:

@@ -15,16 +15,17 @@ import json
 import mimetypes
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from datetime import datetime, timezone
-from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple, TypedDict
 
+# The webhook parser lives in events.envie (one place for its rules); re-exported here for existing imports.
+from airflow_provider_emailbr.events.envie import EnvieEventType as EnvieEventType
+from airflow_provider_emailbr.events.envie import EnvieWebhookEvent as EnvieWebhookEvent
+from airflow_provider_emailbr.events.envie import parse_webhook_event as parse_webhook_event
 from airflow_provider_emailbr.exceptions import EmailBRInputError
 from airflow_provider_emailbr.hooks.base import EmailBRHook, Endpoint, PreparedCall
 from airflow_provider_emailbr.utils.encoding import unsendable_text
 from airflow_provider_emailbr.utils.pagination import ENVIE_PAGES
-from airflow_provider_emailbr.utils.records import ValueRecord
 from airflow_provider_emailbr.utils.text import required, split_list
 
 if TYPE_CHECKING:
@@ -57,8 +58,6 @@ SEND_REQUIRED = (
 _EXTENSION = r"\.[A-Za-z0-9]{1,5}$"
 _HTML_OPEN = r"(?i)<html(?:\s[^>]*)?>"
 _BODY_OPEN = r"(?i)<body(?:\s[^>]*)?>"
-#: Webhook timestamps at or above this are milliseconds (in seconds it would be the year 5138).
-_MILLISECONDS_FROM = 10**11
 
 ENDPOINTS = {
     "list_create": Endpoint("POST", "lists/create", idempotent=False),
@@ -113,94 +112,6 @@ class EnvieMessage(TypedDict, total=False):
     """The plain-text alternative."""
     attachments: Iterable[EnvieAttachment | str | Path] | None
     """Files to attach: :class:`EnvieAttachment` objects or local paths (MIME types must be allowed)."""
-
-
-class EnvieEventType(str, Enum):
-    """The six webhook events envie.email posts to the customer."""
-
-    LOADED = "MessageLoaded"
-    LINK_CLICKED = "MessageLinkClicked"
-    SENT = "MessageSent"
-    DELAYED = "MessageDelayed"
-    DELIVERY_FAILED = "MessageDeliveryFailed"
-    HELD = "MessageHeld"
-
-
-class EnvieWebhookEvent(ValueRecord):
-    """A parsed webhook event.
-
-    ``occurred_at`` is the event's own time (top-level ``timestamp``; ``MessageSent`` has none, so the
-    send time is used); ``sent_at`` is the e-mail's send time (``payload.message.timestamp``). Both UTC.
-    """
-
-    __slots__ = (
-        "details",
-        "event",
-        "ip_address",
-        "message_id",
-        "occurred_at",
-        "output",
-        "raw",
-        "sender",
-        "sent_at",
-        "tag",
-        "to",
-        "url",
-        "user_agent",
-    )
-    _masked = frozenset({"to", "sender"})
-    _hidden = _uncompared = frozenset({"raw"})
-
-    event: EnvieEventType
-    message_id: str | None
-    to: str | None
-    sender: str | None
-    tag: str | None
-    occurred_at: datetime | None
-    sent_at: datetime | None
-    details: str | None
-    output: str | None
-    url: str | None
-    ip_address: str | None
-    user_agent: str | None
-    raw: Mapping[str, Any]
-
-    def __init__(
-        self,
-        event: EnvieEventType,
-        message_id: str | None,
-        to: str | None,
-        sender: str | None,
-        tag: str | None,
-        occurred_at: datetime | None,
-        sent_at: datetime | None,
-        details: str | None = None,
-        output: str | None = None,
-        url: str | None = None,
-        ip_address: str | None = None,
-        user_agent: str | None = None,
-        raw: Mapping[str, Any] | None = None,
-    ) -> None:
-        self._init(
-            event=event,
-            message_id=message_id,
-            to=to,
-            sender=sender,
-            tag=tag,
-            occurred_at=occurred_at,
-            sent_at=sent_at,
-            details=details,
-            output=output,
-            url=url,
-            ip_address=ip_address,
-            user_agent=user_agent,
-            raw=raw if raw is not None else {},
-        )
-
-    @property
-    def is_failure(self) -> bool:
-        """Whether the event reports a delivery problem (delayed, failed or held)."""
-        return self.event in (EnvieEventType.DELAYED, EnvieEventType.DELIVERY_FAILED, EnvieEventType.HELD)
 
 
 class EnvieEmailHook(EmailBRHook):
@@ -433,43 +344,6 @@ class EnvieEmailHook(EmailBRHook):
         return "envie.email keys accepted: GET /lists/show answered."
 
 
-def parse_webhook_event(payload: Mapping[str, Any] | str | bytes) -> EnvieWebhookEvent:
-    """Parse one envie.email webhook body (see :class:`EnvieEmailHook.parse_webhook_event`)."""
-    if isinstance(payload, (str, bytes)):
-        try:
-            payload = json.loads(payload)
-        except (ValueError, RecursionError) as err:
-            reason = "nested too deeply" if isinstance(err, RecursionError) else str(err)[:200]
-            raise EmailBRInputError(f"webhook body is not JSON: {reason}") from None
-    if not isinstance(payload, Mapping):
-        raise EmailBRInputError(f"webhook body must be a JSON object, got {type(payload).__name__}")
-    name = payload.get("event")
-    try:
-        event = EnvieEventType(name)
-    except ValueError:
-        allowed = ", ".join(e.value for e in EnvieEventType)
-        raise EmailBRInputError(f"webhook event {name!r} is unknown; envie.email sends {allowed}") from None
-    inner = payload.get("payload") if isinstance(payload.get("payload"), Mapping) else {}
-    message = inner.get("message") if isinstance(inner.get("message"), Mapping) else {}
-    sent_at = _epoch(message.get("timestamp"))
-    occurred = _epoch(payload.get("timestamp")) if "timestamp" in payload else sent_at
-    return EnvieWebhookEvent(
-        event=event,
-        message_id=str(message["id"]) if message.get("id") is not None else None,
-        to=message.get("to"),
-        sender=message.get("from"),
-        tag=message.get("tag"),
-        occurred_at=occurred,
-        sent_at=sent_at,
-        details=inner.get("details"),
-        output=inner.get("output"),
-        url=inner.get("url"),
-        ip_address=inner.get("ip_address"),
-        user_agent=inner.get("user_agent"),
-        raw=payload,
-    )
-
-
 def html_document(body: str) -> str:
     """``body`` inside ``<html><body>…</body></html>``, unless it already is (never wrapped twice).
 
@@ -489,44 +363,6 @@ def html_document(body: str) -> str:
         inner_end = closing if closing > has_html.end() else len(body)
         return f"{body[: has_html.end()]}<body>{body[has_html.end() : inner_end]}</body>{body[inner_end:]}"
     return f"<html><body>{body}</body></html>"
-
-
-def _epoch(value: Any) -> datetime | None:
-    """A webhook timestamp as an aware UTC time: Unix seconds, Unix milliseconds or an ISO 8601 string.
-
-    The doc shows ``"timestamp": 0`` without a unit, so each form the platform could send is accepted:
-    numbers (or numeric strings) of 10**11 and more are milliseconds, smaller ones seconds; other strings
-    must be ISO 8601 (a time without a zone is UTC). ``0``, ``""`` and ``None`` mean "not given".
-    """
-    if value is None or isinstance(value, bool) or value in ("", 0):
-        return None
-    number: float | None = None
-    if isinstance(value, (int, float)):
-        number = float(value)
-    elif isinstance(value, str):
-        try:
-            number = float(value.strip())
-        except ValueError:
-            number = None
-    else:
-        raise EmailBRInputError(f"webhook timestamp {value!r} is not a Unix time or an ISO 8601 date")
-    if number is not None:
-        if number == 0:
-            return None
-        seconds = number / 1000 if abs(number) >= _MILLISECONDS_FROM else number
-        try:
-            return datetime.fromtimestamp(seconds, tz=timezone.utc)
-        except (ValueError, OverflowError, OSError):
-            raise EmailBRInputError(f"webhook timestamp {value!r} is out of range") from None
-    text = value.strip()
-    try:
-        parsed = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text)
-    except ValueError:
-        raise EmailBRInputError(
-            f"webhook timestamp {value[:40]!r} is not a Unix time (seconds or milliseconds) or an ISO 8601 "
-            "date"
-        ) from None
-    return parsed.replace(tzinfo=timezone.utc) if parsed.tzinfo is None else parsed.astimezone(timezone.utc)
 
 
 def _page_params(page: int, per_page: int | None) -> dict[str, Any]:

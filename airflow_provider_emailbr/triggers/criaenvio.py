@@ -14,7 +14,7 @@ import weakref
 from collections.abc import AsyncIterator
 from typing import Any
 
-from airflow.triggers.base import BaseTrigger, TriggerEvent
+from airflow.triggers.base import BaseEventTrigger, BaseTrigger, TriggerEvent
 
 from airflow_provider_emailbr.exceptions import EmailBRError
 from airflow_provider_emailbr.hooks.criaenvio import (
@@ -23,6 +23,7 @@ from airflow_provider_emailbr.hooks.criaenvio import (
     campaign_progress,
     campaign_stats,
 )
+from airflow_provider_emailbr.utils.report_windows import utcnow
 from airflow_provider_emailbr.utils.retry import RetryPolicy, is_transient
 from airflow_provider_emailbr.waiting.criaenvio import SUCCESS, campaign_verdict
 
@@ -186,3 +187,116 @@ class CriaEnvioCampaignTrigger(BaseTrigger):
         message = f"{type(err).__name__}: {err}"
         self.log.error("Campaign %s: giving up the wait: %s", self.campaign_id, message)
         return TriggerEvent({"status": "error", "campaign_id": self.campaign_id, "message": message})
+
+
+#: ``kind`` of the campaign-finished cursor (see :mod:`airflow_provider_emailbr.events.state`).
+CAMPAIGN_FINISHED_CURSOR = "criaenvio-campaign-finished"
+
+
+class CriaEnvioCampaignFinishedEventTrigger(CriaEnvioCampaignTrigger, BaseEventTrigger):
+    """Fire one asset event when a CriaEnvio campaign reaches a final status, for an ``AssetWatcher``.
+
+    The campaign is read as :class:`CriaEnvioCampaignTrigger` reads it (same requests, same shared
+    verdict, :func:`~airflow_provider_emailbr.waiting.criaenvio.campaign_verdict`; transient errors retried
+    with backoff). ``Concluído`` and ``Cancelado`` are final: the first read that finds one fires **one**
+    event, ``{"status": "success" | "cancelled", "campaign_id", "campaign": stats[, "message"]}``, whose
+    payload reaches the DAG in the asset event's ``extra["payload"]``. A paused campaign is not final.
+
+    A final status stays true forever, so the trigger records that it fired in a durable cursor
+    (:func:`~airflow_provider_emailbr.events.state.trigger_cursor`: the watched asset's state store, or
+    ``cursor_path``) *before* firing, and after a triggerer restart it only waits, without reading the
+    campaign again. The trade-off: a crash in the instant between that record and the triggerer's own
+    recording of the event loses the event rather than firing it twice.
+
+    A permanent error (unknown campaign, wrong key, missing connection) fires nothing: it is logged as an
+    error and the campaign is read again after ``max_backoff`` seconds, so fixing the connection is enough.
+
+    :param campaign_id: the campaign (``envio``) id.
+    :param criaenvio_conn_id: the CriaEnvio connection.
+    :param poll_interval: seconds between two reads of the campaign.
+    :param max_backoff: longest wait in seconds after a transient error; also the wait after a permanent one.
+    :param cursor_path: a local path or object storage URI of the cursor file (needed on Airflow 3.2; when
+        given it is used instead of the asset state store).
+    :param cursor_conn_id: the object store's connection for ``cursor_path``.
+    """
+
+    def __init__(
+        self,
+        *,
+        campaign_id: str,
+        criaenvio_conn_id: str = CriaEnvioHook.default_conn_name,
+        poll_interval: float = 60.0,
+        max_backoff: float = 300.0,
+        cursor_path: str | None = None,
+        cursor_conn_id: str | None = None,
+    ) -> None:
+        super().__init__(
+            campaign_id=campaign_id,
+            criaenvio_conn_id=criaenvio_conn_id,
+            poll_interval=poll_interval,
+            fail_on_paused=False,
+            max_backoff=max_backoff,
+        )
+        self.cursor_path = str(cursor_path) if cursor_path else None
+        self.cursor_conn_id = str(cursor_conn_id) if cursor_conn_id else None
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        """The class path and the keyword arguments: ids, numbers and a path — never a credential."""
+        return (
+            f"{type(self).__module__}.{type(self).__qualname__}",
+            {
+                "campaign_id": self.campaign_id,
+                "criaenvio_conn_id": self.criaenvio_conn_id,
+                "poll_interval": self.poll_interval,
+                "max_backoff": self.max_backoff,
+                "cursor_path": self.cursor_path,
+                "cursor_conn_id": self.cursor_conn_id,
+            },
+        )
+
+    @property
+    def cursor_key(self) -> str:
+        """The cursor's key among the watched asset's state keys."""
+        return f"emailbr.criaenvio.campaign_finished.{self.criaenvio_conn_id}.{self.campaign_id}"
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        """Fire once when the campaign ends (unless the cursor says it already did), then only wait."""
+        from airflow_provider_emailbr.events.state import trigger_cursor
+
+        cursor = trigger_cursor(
+            self,
+            key=self.cursor_key,
+            kind=CAMPAIGN_FINISHED_CURSOR,
+            cursor_path=self.cursor_path,
+            cursor_conn_id=self.cursor_conn_id,
+        )
+        fired = await cursor.load()
+        if fired:
+            self.log.info(
+                "Campaign %s: its final status (%s) was already fired; nothing more to watch.",
+                self.campaign_id,
+                fired.get("status"),
+            )
+        else:
+            event = await self._final_event()
+            await cursor.save({"status": event.payload["status"], "fired_at": utcnow().isoformat()})
+            yield event
+        await asyncio.Event().wait()  # a final status never changes: idle until the watcher is removed
+
+    async def _final_event(self) -> TriggerEvent:
+        """The campaign-finished event, reading through :meth:`CriaEnvioCampaignTrigger.run`; permanent
+        errors are logged and the campaign is read again after ``max_backoff`` seconds."""
+        while True:
+            reads = super().run()
+            try:
+                async for event in reads:
+                    if event.payload.get("status") != "error":
+                        return event
+            finally:
+                await reads.aclose()
+            self.log.error(
+                "Campaign %s: cannot be watched now; reading it again in %.0f s.",
+                self.campaign_id,
+                self.max_backoff,
+            )
+            await asyncio.sleep(self.max_backoff)

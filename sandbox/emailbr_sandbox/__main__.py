@@ -120,7 +120,13 @@ def build_parser() -> argparse.ArgumentParser:
     add(
         "--webhook-url",
         default=None,
-        help="envie.email webhook receiver (MessageSent, MessageDeliveryFailed)",
+        help="envie.email webhook receiver (all six events; put its token in the URL's query)",
+    )
+    add("--mailgrid-webhook-url", default=None, help="MailGrid failure webhook receiver")
+    add(
+        "--mailgrid-webhook-token",
+        default=None,
+        help="token MailGrid sends in the X-Webhook-Token header of its failure webhooks",
     )
     add("--webhook-retry-seconds", type=float, default=1.0, help="pause between webhook attempts (default 1)")
     add(
@@ -175,6 +181,8 @@ def options_from_args(args: argparse.Namespace) -> SandboxOptions:
         "clock_speed": args.clock_speed,
         "credits": args.credits,
         "webhook_url": args.webhook_url,
+        "mailgrid_webhook_url": args.mailgrid_webhook_url,
+        "mailgrid_webhook_token": args.mailgrid_webhook_token,
         "webhook_retry_seconds": args.webhook_retry_seconds,
         "criaenvio_max_message_bytes": args.max_message_kb * 1024,
         "mailgrid_max_message_bytes": int(args.mailgrid_max_mb * 1024 * 1024),

@@ -46,6 +46,7 @@ class AdminApi:
         add("GET", "clock", self.get_clock)
         add("POST", "clock", self.set_clock)
         add("GET", "webhooks", self.list_webhooks)
+        add("POST", "envie/events", self.envie_event)
 
     def handle(self, method: str, path: str, query_string: bytes, body: bytes) -> Response:
         """Dispatch one admin request (``path`` is relative to ``/_sandbox``)."""
@@ -190,8 +191,22 @@ class AdminApi:
         return json_response(self.app.ctx.clock.describe())
 
     def list_webhooks(self, query: dict[str, str], body: Any) -> Response:
-        """``GET /_sandbox/webhooks``: envie.email webhook deliveries and their attempts."""
+        """``GET /_sandbox/webhooks``: envie.email and MailGrid webhook deliveries and their attempts."""
         return json_response({"deliveries": list(self.app.webhooks.deliveries)})
+
+    def envie_event(self, query: dict[str, str], body: Any) -> Response:
+        """``POST /_sandbox/envie/events`` ``{"message_id", "event": "MessageLoaded"|"MessageLinkClicked",
+        "url"}``: the recipient of a sent envie.email message opens it or clicks ``url``; the webhook body
+        posted is returned (400 for an unknown message or event, or a click without a URL)."""
+        if not isinstance(body, dict):
+            raise _fail(400, "expected a JSON object with message_id and event")
+        try:
+            posted = self.app.vendors["envie"].engagement(
+                body.get("message_id"), body.get("event"), body.get("url")
+            )
+        except ValueError as exc:
+            raise _fail(400, str(exc)) from exc
+        return json_response({"status": "ok", "body": posted})
 
 
 def _json_body(body: bytes) -> Any:

@@ -218,8 +218,15 @@ class SandboxClient:
         return self._call("POST", "clock", body={"advance_seconds": seconds})
 
     def webhooks(self) -> list[dict[str, Any]]:
-        """envie.email webhook deliveries with their attempts."""
+        """envie.email and MailGrid webhook deliveries with their attempts."""
         return self._call("GET", "webhooks")["deliveries"]
+
+    def envie_event(self, message_id: int | str, event: str, url: str | None = None) -> dict[str, Any]:
+        """Make the recipient of a sent envie.email message open it (``MessageLoaded``) or click ``url``
+        (``MessageLinkClicked``); return the webhook body the sandbox posts."""
+        return self._call(
+            "POST", "envie/events", body={"message_id": message_id, "event": event, "url": url}
+        )["body"]
 
     def save(self) -> str:
         """Write the state file now; return its path."""

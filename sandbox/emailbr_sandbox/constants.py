@@ -51,6 +51,10 @@ PENDING_SENDER_EMAIL = "pendente@exemplo.com.br"
 
 #: Recipients at this domain are accepted at send time and reported as failed deliveries (all vendors).
 BOUNCE_DOMAIN = "bounce.example"
+#: envie.email reports recipients here ``MessageDelayed`` (first attempt failed), then ``MessageSent``.
+DELAYED_DOMAIN = "delayed.example"
+#: envie.email reports recipients at this domain ``MessageHeld`` (refused for now, queued for retries).
+HELD_DOMAIN = "held.example"
 #: envie.email refuses recipients at this domain with HTTP 409 (blacklist).
 BLACKLIST_DOMAIN = "blacklist.example"
 #: emailManager refuses recipients at this domain with ErrorCode 406 (inactive recipient).

@@ -168,6 +168,8 @@ class Settings:
     report_lag_seconds: float = 0.0
     clock_speed: float = 1.0
     webhook_url: str | None = None
+    mailgrid_webhook_url: str | None = None
+    mailgrid_webhook_token: str | None = None
     webhook_retry_seconds: float = 1.0
     webhook_timeout_seconds: float = 5.0
     credits: int = 100_000
@@ -204,12 +206,16 @@ class Settings:
                 raise ValueError(f"unknown setting {key!r}; known: {', '.join(sorted(known))}")
             if key in self.PER_VENDOR:
                 self._update_per_vendor(key, value)
-            elif key == "webhook_url":
+            elif key in ("webhook_url", "mailgrid_webhook_url"):
                 if value is not None and not (
                     isinstance(value, str) and value.startswith(("http://", "https://"))
                 ):
-                    raise ValueError("webhook_url must be an http(s) URL or null")
-                self.webhook_url = value or None
+                    raise ValueError(f"{key} must be an http(s) URL or null")
+                setattr(self, key, value or None)
+            elif key == "mailgrid_webhook_token":
+                if value is not None and not (isinstance(value, str) and value.isprintable()):
+                    raise ValueError("mailgrid_webhook_token must be a printable string or null")
+                self.mailgrid_webhook_token = value or None
             elif key == "envie_mime_types":
                 if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
                     raise ValueError("envie_mime_types must be a list of strings")

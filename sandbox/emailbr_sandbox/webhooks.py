@@ -1,8 +1,12 @@
-"""Outgoing webhook delivery (envie.email events) with the vendor's retry rule.
+"""Outgoing webhook delivery (envie.email events, MailGrid failures) with the vendors' retry rule.
 
 envie.email POSTs each event to the customer's URL; "if the callback answers with a status other than 200,
-two new attempts are made". Deliveries run as background tasks on the event loop (the request that caused
-them never waits) and use a tiny stdlib HTTP/1.1 client, so the sandbox needs no extra dependency.
+two new attempts are made". MailGrid POSTs each failure to its webhook URL with the account's token in an
+``X-Webhook-Token`` header; its retries are not documented, so the sandbox applies the same rule. Each
+vendor has its own callback URL (settings ``webhook_url`` for envie.email, ``mailgrid_webhook_url`` and
+``mailgrid_webhook_token`` for MailGrid). Deliveries run as background tasks on the event loop (the
+request that caused them never waits) and use a tiny stdlib HTTP/1.1 client, so the sandbox needs no extra
+dependency.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import asyncio
 import json
 import ssl
 from collections import deque
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -18,10 +23,15 @@ from .context import SandboxContext
 
 #: Attempts per event: the first POST plus two retries.
 MAX_ATTEMPTS = 3
+#: The header that carries MailGrid's webhook token.
+MAILGRID_TOKEN_HEADER = "X-Webhook-Token"
+#: The vendors that post webhooks.
+WEBHOOK_VENDORS = ("envie", "mailgrid")
 
 
-async def post_json(url: str, payload: Any, timeout: float) -> int:
-    """POST ``payload`` as JSON to ``url``; return the HTTP status (raise ``OSError``/timeout on failure)."""
+async def post_json(url: str, payload: Any, timeout: float, headers: Mapping[str, str] | None = None) -> int:
+    """POST ``payload`` as JSON to ``url`` with extra ``headers``; return the HTTP status (raise
+    ``OSError``/timeout on failure)."""
     parts = urlsplit(url)
     secure = parts.scheme == "https"
     host = parts.hostname or "localhost"
@@ -29,9 +39,10 @@ async def post_json(url: str, payload: Any, timeout: float) -> int:
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
     host_header = host if parts.port is None else f"{host}:{parts.port}"
+    extra = "".join(f"{name}: {value}\r\n" for name, value in (headers or {}).items())
     head = (
         f"POST {target} HTTP/1.1\r\nHost: {host_header}\r\nUser-Agent: emailbr-sandbox\r\n"
-        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n{extra}Connection: close\r\n\r\n"
     ).encode("latin-1")
 
     async def exchange() -> int:
@@ -65,15 +76,25 @@ class WebhookDispatcher:
         self.deliveries.clear()
         self._next_id = 1
 
-    def emit(self, event: dict[str, Any]) -> dict[str, Any] | None:
-        """Schedule delivery of ``event`` to the configured URL; return the delivery record (or ``None``)."""
-        url = self.ctx.settings.webhook_url
+    def emit(self, event: dict[str, Any], *, vendor: str = "envie") -> dict[str, Any] | None:
+        """Schedule delivery of ``event`` to ``vendor``'s configured URL; return the delivery record (or
+        ``None`` when that vendor has no URL). A MailGrid delivery carries the token header when one is set;
+        the record names the headers sent, never their values."""
+        settings = self.ctx.settings
+        if vendor not in WEBHOOK_VENDORS:
+            raise ValueError(f"unknown webhook vendor {vendor!r}; known: {', '.join(WEBHOOK_VENDORS)}")
+        url = settings.webhook_url if vendor == "envie" else settings.mailgrid_webhook_url
         if not url:
             return None
+        headers: dict[str, str] = {}
+        if vendor == "mailgrid" and settings.mailgrid_webhook_token:
+            headers[MAILGRID_TOKEN_HEADER] = settings.mailgrid_webhook_token
         record: dict[str, Any] = {
             "id": self._next_id,
+            "vendor": vendor,
             "url": url,
-            "event": event.get("event"),
+            "event": event.get("event", "failure"),
+            "headers": sorted(headers),
             "payload": event,
             "attempts": [],
             "delivered": False,
@@ -81,10 +102,10 @@ class WebhookDispatcher:
         }
         self._next_id += 1
         self.deliveries.append(record)
-        self.ctx.spawn(self._deliver(record))
+        self.ctx.spawn(self._deliver(record, headers))
         return record
 
-    async def _deliver(self, record: dict[str, Any]) -> None:
+    async def _deliver(self, record: dict[str, Any], headers: Mapping[str, str]) -> None:
         settings = self.ctx.settings
         for attempt in range(MAX_ATTEMPTS):
             if attempt:
@@ -92,7 +113,7 @@ class WebhookDispatcher:
             outcome: dict[str, Any] = {"at": self.ctx.clock.now()}
             try:
                 outcome["status"] = await post_json(
-                    record["url"], record["payload"], settings.webhook_timeout_seconds
+                    record["url"], record["payload"], settings.webhook_timeout_seconds, headers
                 )
             except (OSError, asyncio.TimeoutError) as exc:
                 outcome["error"] = f"{type(exc).__name__}: {exc}"

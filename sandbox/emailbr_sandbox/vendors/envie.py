@@ -11,7 +11,15 @@ import base64
 import binascii
 from typing import Any, NoReturn
 
-from ..constants import BLACKLIST_DOMAIN, BOUNCE_DOMAIN, ENVIE_PRIVATE_KEY, ENVIE_PUBLIC_KEY, SENDER_EMAIL
+from ..constants import (
+    BLACKLIST_DOMAIN,
+    BOUNCE_DOMAIN,
+    DELAYED_DOMAIN,
+    ENVIE_PRIVATE_KEY,
+    ENVIE_PUBLIC_KEY,
+    HELD_DOMAIN,
+    SENDER_EMAIL,
+)
 from ..context import LOWER_ALNUM
 from ..wire import BodyError, Request, Response, email_domain, is_email, json_response, paginate, to_int
 from .base import Vendor, status_text
@@ -29,6 +37,37 @@ REQUIRED_SEND_FIELDS = (
 )
 DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
 SEEDED_SUBSCRIBERS = 25
+
+#: The six webhook events, with the fields of each one's documented body (``envie-email.txt``, "Webhooks"):
+#: whether it has a top-level ``timestamp``, the ``payload`` fields besides ``message``, and whether its
+#: ``message`` has ``from``.
+WEBHOOK_SHAPES: dict[str, tuple[bool, tuple[str, ...], bool]] = {
+    "MessageLoaded": (True, ("ip_address", "user_agent"), True),
+    "MessageLinkClicked": (True, ("user_agent", "url", "token", "ip_address"), True),
+    "MessageSent": (False, ("output", "details"), True),
+    "MessageDelayed": (True, ("details", "output"), False),
+    "MessageDeliveryFailed": (True, ("details", "output"), False),
+    "MessageHeld": (True, ("details", "output"), False),
+}
+#: The engagement events a test triggers through ``POST /_sandbox/envie/events``.
+ENGAGEMENT_EVENTS = ("MessageLoaded", "MessageLinkClicked")
+
+
+def webhook_body(event: str, message: dict[str, Any], occurred_at: float, **payload: Any) -> dict[str, Any]:
+    """The body envie.email posts for ``event``, exactly in its documented shape (:data:`WEBHOOK_SHAPES`).
+
+    ``message`` has ``id``, ``to``, ``from``, ``timestamp`` (send time, Unix seconds) and ``tag``; ``from``
+    is left out where the docs do not show it. ``payload`` must give exactly the event's payload fields.
+    """
+    has_timestamp, fields, has_from = WEBHOOK_SHAPES[event]
+    if set(payload) != set(fields):
+        raise ValueError(f"{event} carries {sorted(fields)}, not {sorted(payload)}")
+    keys = ("id", "to", "from", "timestamp", "tag") if has_from else ("id", "to", "timestamp", "tag")
+    body: dict[str, Any] = {"event": event}
+    if has_timestamp:
+        body["timestamp"] = int(occurred_at)
+    body["payload"] = {**{k: payload[k] for k in fields}, "message": {k: message[k] for k in keys}}
+    return body
 
 
 class EnvieVendor(Vendor):
@@ -289,26 +328,71 @@ class EnvieVendor(Vendor):
         return kept
 
     def _notify(self, message_id: int, to: str, sender: str, sent_at: float, failed: bool) -> None:
-        """Emit ``MessageSent`` or ``MessageDeliveryFailed`` for one message (when a webhook URL is set)."""
-        message = {"id": message_id, "to": to, "from": sender, "timestamp": int(sent_at), "tag": ""}
+        """Emit the delivery events of one message (when a webhook URL is set): ``MessageSent``;
+        ``MessageDeliveryFailed`` at ``bounce.example``; ``MessageDelayed`` then ``MessageSent`` at
+        ``delayed.example``; ``MessageHeld`` at ``held.example``."""
+        message = self._webhook_message(message_id, to, sender, sent_at)
+        now = self.ctx.clock.now()
+        domain = email_domain(to)
         if failed:
-            event = {
-                "event": "MessageDeliveryFailed",
-                "timestamp": int(self.ctx.clock.now()),
-                "payload": {
-                    "details": f"Permanent failure delivering to {to}",
-                    "output": "550 5.1.1 The email account that you tried to reach does not exist",
-                    "message": message,
-                },
-            }
+            self._emit(
+                "MessageDeliveryFailed",
+                message,
+                now,
+                details=f"Permanent failure delivering to {to}",
+                output="550 5.1.1 The email account that you tried to reach does not exist",
+            )
+        elif domain == HELD_DOMAIN:
+            self._emit(
+                "MessageHeld",
+                message,
+                now,
+                details=f"Message for {to} held: the receiving server refused it for now",
+                output="421 4.7.0 Try again later, closing connection",
+            )
         else:
-            event = {
-                "event": "MessageSent",
-                "timestamp": int(self.ctx.clock.now()),
-                "payload": {
-                    "output": "250 2.0.0 OK: queued as sandbox",
-                    "details": f"Message for {to} accepted by the sandbox",
-                    "message": message,
-                },
-            }
-        self.webhooks.emit(event)
+            if domain == DELAYED_DOMAIN:
+                self._emit(
+                    "MessageDelayed",
+                    message,
+                    now,
+                    details=f"Delivery to {to} delayed; retrying",
+                    output="451 4.3.0 Mail server temporarily rejected message",
+                )
+            self._emit(
+                "MessageSent",
+                message,
+                now,
+                output="250 2.0.0 OK: queued as sandbox",
+                details=f"Message for {to} accepted by the sandbox",
+            )
+
+    def _webhook_message(self, message_id: int, to: str, sender: str, sent_at: float) -> dict[str, Any]:
+        return {"id": message_id, "to": to, "from": sender, "timestamp": int(sent_at), "tag": ""}
+
+    def _emit(self, event: str, message: dict[str, Any], occurred_at: float, **payload: Any) -> None:
+        self.webhooks.emit(webhook_body(event, message, occurred_at, **payload))
+
+    def engagement(self, message_id: Any, event: Any, url: Any = None) -> dict[str, Any]:
+        """Emit an open (``MessageLoaded``) or a click (``MessageLinkClicked`` on ``url``) of a sent message,
+        as if its recipient had opened it; return the body posted. ``ValueError`` for an unknown message or
+        event, or a click without a URL."""
+        if event not in ENGAGEMENT_EVENTS:
+            raise ValueError(f"event must be one of {', '.join(ENGAGEMENT_EVENTS)}, not {event!r}")
+        sent = next((m for m in self.sent if str(m["message_id"]) == str(message_id)), None)
+        if sent is None:
+            raise ValueError(f"no sent envie.email message {message_id!r}")
+        message = self._webhook_message(
+            sent["message_id"], sent["to_email"], sent["from_email"], sent["sent_at"]
+        )
+        now = self.ctx.clock.now()
+        client = {"ip_address": "203.0.113.7", "user_agent": "Mozilla/5.0 (sandbox)"}
+        if event == "MessageLinkClicked":
+            if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+                raise ValueError("a click needs the http(s) url that was clicked")
+            token = self.ctx.ids.hex("envie-click", sent["message_id"], 16)
+            body = webhook_body(event, message, now, url=url, token=token, **client)
+        else:
+            body = webhook_body(event, message, now, **client)
+        self.webhooks.emit(body)
+        return body

@@ -202,18 +202,34 @@ class MailgridVendor(Vendor):
         return f"{token[:6]}-{token[6:12]}-{token[12:]}"
 
     def _row(self, msgid: str, sender: str, address: str, sent_at: float, visible_at: float) -> None:
+        """Record one delivery; a failure is also posted at once to the failure webhook (when one is set),
+        as one row in the report's shape, with the ``X-Webhook-Token`` header."""
         delivered = email_domain(address) != BOUNCE_DOMAIN
-        self.rows.append(
-            {
-                "msgid": msgid,
-                "email_de": sender,
-                "email_para": address,
-                "sent_at": sent_at,
-                "visible_at": visible_at,
-                "delivered": delivered,
-                "status": DELIVERED if delivered else FAILED,
-            }
-        )
+        row = {
+            "msgid": msgid,
+            "email_de": sender,
+            "email_para": address,
+            "sent_at": sent_at,
+            "visible_at": visible_at,
+            "delivered": delivered,
+            "status": DELIVERED if delivered else FAILED,
+        }
+        self.rows.append(row)
+        if not delivered:
+            self.webhooks.emit(self._public_row(row), vendor="mailgrid")
+
+    def _public_row(self, row: dict[str, Any]) -> dict[str, Any]:
+        """A row as the report answers it (and as the failure webhook posts it): local ``data`` and
+        ``hora``."""
+        clock = self.ctx.clock
+        return {
+            "msgid": row["msgid"],
+            "email_de": row["email_de"],
+            "email_para": row["email_para"],
+            "data": clock.fmt(row["sent_at"], "%d/%m/%Y"),
+            "hora": clock.fmt(row["sent_at"], "%H:%M:%S"),
+            "status": row["status"],
+        }
 
     # -- reports ------------------------------------------------------------------------------------------
     def _window(self, body: dict[str, Any]) -> tuple[float, float]:
@@ -244,7 +260,6 @@ class MailgridVendor(Vendor):
         sender = str(body.get("remetente") or "").strip().lower()
         message = str(body.get("idMensagem") or "").strip() if by_message else ""
         now = self.ctx.clock.now()
-        clock = self.ctx.clock
         selected = [
             row
             for row in self.rows
@@ -256,14 +271,7 @@ class MailgridVendor(Vendor):
             and (not message or row["msgid"] == message)
         ]
         return {
-            str(index): {
-                "msgid": row["msgid"],
-                "email_de": row["email_de"],
-                "email_para": row["email_para"],
-                "data": clock.fmt(row["sent_at"], "%d/%m/%Y"),
-                "hora": clock.fmt(row["sent_at"], "%H:%M:%S"),
-                "status": row["status"],
-            }
+            str(index): self._public_row(row)
             for index, row in enumerate(sorted(selected, key=lambda r: r["sent_at"]))
         }
 

@@ -1,0 +1,1 @@
+"""Airflow plugins shipped with the provider (registered as ``airflow.plugins`` entry points)."""
