@@ -75,6 +75,8 @@ from production_run import (
     wait_for,
 )
 
+from emailbr_sandbox.client import SandboxError
+
 production_run.RUN_LABEL = "distributed-run"
 
 DEPLOY = Path(__file__).resolve().parent
@@ -316,6 +318,13 @@ class Deployment:
 
 
 # -- scenarios ----------------------------------------------------------------------------------------------
+def remove_fault(client: Any, fault: dict[str, Any]) -> None:
+    """Delete a fault rule of the sandbox unless it is already gone (a rule with a ``count`` is removed
+    once used up)."""
+    if any(rule["id"] == fault["id"] for rule in client.faults()):
+        client.remove_fault(fault["id"])
+
+
 @dataclass
 class Outcome:
     """What one scenario found: passed or not, the checks made, how long it took."""
@@ -375,7 +384,7 @@ def scenario_batch_send(deployment: Deployment, outcome: Outcome) -> None:
         deployment.retry_elsewhere(dag_id, run_id, task_id, killed)
         state = deployment.wait_run(dag_id, run_id)
     finally:
-        client.remove_fault(fault["id"])
+        remove_fault(client, fault)
     outcome.check(state == "success", f"the run ended {state}")
     retry_checks(outcome, deployment, dag_id, run_id, task_id)
     delivered = Counter(m["To"] for m in client.state("emailmanager")["messages"][before:])
@@ -428,7 +437,7 @@ def scenario_import(deployment: Deployment, outcome: Outcome) -> None:
         deployment.retry_elsewhere(dag_id, run_id, task_id, killed)
         state = deployment.wait_run(dag_id, run_id, timeout=600)
     finally:
-        client.remove_fault(fault["id"])
+        remove_fault(client, fault)
     outcome.check(state == "success", f"the run ended {state}")
     retry_checks(outcome, deployment, dag_id, run_id, task_id)
     after = len(deployment.journal("iagente", "contact/mass/add", retry_mark))
@@ -487,7 +496,7 @@ def scenario_campaign(deployment: Deployment, outcome: Outcome) -> None:
         deployment.retry_elsewhere(dag_id, run_id, task_id, killed)
         state = deployment.wait_run(dag_id, run_id)
     finally:
-        client.remove_fault(fault["id"])
+        remove_fault(client, fault)
     outcome.check(state == "success", f"the run ended {state}")
     retry_checks(outcome, deployment, dag_id, run_id, task_id)
     campaigns = campaigns_of_run(deployment, run_id)
@@ -678,7 +687,7 @@ def run_scenarios(deployment: Deployment, selected: list[str], outcomes: list[Ou
         started = time.monotonic()
         try:
             scenario(deployment, outcome)
-        except (RunFailed, requests.RequestException, subprocess.TimeoutExpired) as exc:
+        except (RunFailed, SandboxError, requests.RequestException, subprocess.TimeoutExpired) as exc:
             outcome.error = f"{type(exc).__name__}: {exc}"
             say(f"  [FAIL] {outcome.error}")
         outcome.seconds = time.monotonic() - started
