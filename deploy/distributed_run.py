@@ -94,6 +94,8 @@ BATCH_MESSAGES = 20_000
 BATCH_SIZE = 500
 IMPORT_CONTACTS = 200_000
 IMPORT_CHUNK = 1000
+#: The IAGENTEmail group the import DAG fills (``IMPORT_GROUP`` of the DAG file).
+IMPORT_GROUP = "Importação distribuída"
 TERMINAL_RUN_STATES = {"success", "failed"}
 WORKER_NAME_VARIABLE = "EMAILBR_DISTRIBUTED_WORKER"
 
@@ -213,7 +215,8 @@ class Deployment:
         service.exit_code = service.process.returncode
         service.stopped_at = time.monotonic()
 
-    def worker_of(self, hostname: str | None) -> str | None:
+    @staticmethod
+    def worker_of(hostname: str | None) -> str | None:
         """The worker name a task instance's ``hostname`` names (``worker1.<host>`` → ``worker1``)."""
         if not hostname:
             return None
@@ -447,7 +450,7 @@ def scenario_import(deployment: Deployment, outcome: Outcome) -> None:
         f"kill (allowed: at most {remaining + 1})",
     )
     state_now = client.state("iagente")
-    group = next((g for g in state_now["groups"] if g["name"] == "Importação distribuída"), None)
+    group = next((g for g in state_now["groups"] if g["name"] == IMPORT_GROUP), None)
     members = 0
     if group is not None:
         members = sum(1 for c in state_now["contacts"] if group["group_id"] in c["groups"])
