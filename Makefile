@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench docs screenshots production-run clean
+.PHONY: demo test lint bench docs screenshots production-run distributed-run clean
 
 $(STAMP): pyproject.toml sandbox/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -39,6 +39,13 @@ bench: $(STAMP)
 production-run: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e ".[production]"
 	$(BIN)/python deploy/production_run.py
+
+# CeleryExecutor with two Celery workers, Redis (broker) and PostgreSQL (metadata DB, Celery results), plus
+# scheduler, dag-processor, triggerer and API server; four scenarios kill a worker or the triggerer mid-task
+# and check the sandbox's state (Debian's postgresql and redis-server installed with apt-get when missing).
+distributed-run: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e ".[distributed]"
+	$(BIN)/python deploy/distributed_run.py
 
 docs: $(DOCS_STAMP)
 	$(BIN)/mkdocs build --strict -d site

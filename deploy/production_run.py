@@ -70,9 +70,13 @@ class RunFailed(Exception):
     """The run could not be set up, did not succeed, or produced the wrong outputs."""
 
 
+#: The prefix of progress lines (``distributed_run.py``, which reuses these helpers, sets its own).
+RUN_LABEL = "production-run"
+
+
 def say(message: str) -> None:
     """Print one progress line with the time elapsed since the start."""
-    print(f"[production-run {time.monotonic() - STARTED:6.1f}s] {message}", flush=True)
+    print(f"[{RUN_LABEL} {time.monotonic() - STARTED:6.1f}s] {message}", flush=True)
 
 
 def tail(path: Path, lines: int = 30) -> str:
@@ -143,12 +147,20 @@ def postgres_bin_dir() -> Path:
     bin_dir = find()
     if bin_dir is not None:
         return bin_dir
+    apt_install("postgresql", "the PostgreSQL server is not installed (no /usr/lib/postgresql/*/bin/initdb)")
+    bin_dir = find()
+    if bin_dir is None:
+        raise RunFailed("apt-get installed postgresql but no /usr/lib/postgresql/*/bin/initdb exists")
+    return bin_dir
+
+
+def apt_install(package: str, missing: str) -> None:
+    """Install one Debian package with ``apt-get`` (as root); ``RunFailed`` saying ``missing`` otherwise."""
     if os.geteuid() != 0:
         raise RunFailed(
-            "the PostgreSQL server is not installed (no /usr/lib/postgresql/*/bin/initdb) and this script "
-            "is not root: run `sudo apt-get install -y postgresql` first"
+            f"{missing} and this script is not root: run `sudo apt-get install -y {package}` first"
         )
-    say("PostgreSQL server not installed: apt-get install -y postgresql …")
+    say(f"{missing}: apt-get install -y {package} …")
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
     for command in (
         ["apt-get", "update", "-q"],
@@ -161,7 +173,7 @@ def postgres_bin_dir() -> Path:
             "-o",
             "DPkg::Lock::Timeout=300",
             "--no-install-recommends",
-            "postgresql",
+            package,
         ],
     ):
         done = subprocess.run(
@@ -169,10 +181,6 @@ def postgres_bin_dir() -> Path:
         )
         if done.returncode != 0:
             raise RunFailed(f"`{' '.join(command)}` failed ({done.returncode}):\n{done.stdout[-2000:]}")
-    bin_dir = find()
-    if bin_dir is None:
-        raise RunFailed("apt-get installed postgresql but no /usr/lib/postgresql/*/bin/initdb exists")
-    return bin_dir
 
 
 class Postgres:
