@@ -182,7 +182,7 @@ def check_unknown_named(
     unknown_keys = {k for k, r in latest.items() if r.get("outcome") in ("unknown", "attempt")}
     assert {platform.address(k, latest[k]) for k in unknown_keys} == ambiguous
     if ambiguous:
-        assert "Unknown (the request went out and the answer was lost" in str(error)
+        assert "Unknown (the request went out, or was about to, and its answer was not recorded" in str(error)
 
 
 def resolve_unknown(chaos: Chaos, platform: Platform, results: Path, identity: RunIdentity) -> None:

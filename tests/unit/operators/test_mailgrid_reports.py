@@ -513,8 +513,9 @@ def test_report_operator_refuses_bad_windows_and_filters_before_any_request(
     run_hostile(conns, op, hostile_context(data_interval_start=None, data_interval_end=None))
     for request in conns.requests:
         body = request.json
-        datetime.strptime(f"{body['dataini']} {body['horaini']}", "%d/%m/%Y %H:%M")
-        datetime.strptime(f"{body['datafim']} {body['horafim']}", "%d/%m/%Y %H:%M")
+        # the documented formats: aaaa-mm-dd and HH:MM
+        datetime.strptime(f"{body['dataini']} {body['horaini']}", "%Y-%m-%d %H:%M")
+        datetime.strptime(f"{body['datafim']} {body['horafim']}", "%Y-%m-%d %H:%M")
 
 
 @pytest.mark.parametrize("value", [float("nan"), float("inf"), 10**20, -1, "1h", True, None])

@@ -146,8 +146,9 @@ def test_sandbox_and_provider_versions_are_in_step():
 
 
 def test_the_provider_registers_no_pytest_plugin_and_no_script():
+    # the provider itself and the webhook receiver's Airflow plugin; nothing for pytest, no console script
     groups = {ep.group for ep in importlib.metadata.distribution("airflow-provider-emailbr").entry_points}
-    assert groups == {"apache_airflow_provider"}
+    assert groups == {"apache_airflow_provider", "airflow.plugins"}
     sandbox_eps = importlib.metadata.distribution("airflow-provider-emailbr-sandbox").entry_points
     assert {(ep.group, ep.name, ep.value) for ep in sandbox_eps} == {
         ("pytest11", "emailbr_sandbox", "emailbr_sandbox.pytest_plugin"),
