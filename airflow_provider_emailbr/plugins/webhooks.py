@@ -5,7 +5,9 @@ configuration). The logic is :class:`~airflow_provider_emailbr.events.receiver.W
 only adapts it to ASGI and starts the :class:`~airflow_provider_emailbr.events.publisher.AssetPublisher`.
 
 FastAPI is imported only where it is already loaded (the API server) or on the first request: other Airflow
-processes load plugins too, and must not pay for it.
+processes load plugins too, and must not pay for it. The plugin class itself is built on first access (a
+module ``__getattr__``), when Airflow's plugins manager loads the entry point: importing this module alone
+does not import ``airflow.plugins_manager``.
 """
 
 from __future__ import annotations
@@ -14,8 +16,6 @@ import sys
 import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
-
-from airflow.plugins_manager import AirflowPlugin
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -147,8 +147,29 @@ def webhook_app() -> Any:
     return create_app() if "fastapi" in sys.modules else LazyWebhookApp()
 
 
-class EmailBRWebhooksPlugin(AirflowPlugin):
-    """Serves the delivery-event webhook receiver at ``POST /emailbr/webhooks/{conn_id}``."""
+PLUGIN_CLASS_NAME = "EmailBRWebhooksPlugin"
+"""The entry point's attribute: ``airflow_provider_emailbr.plugins.webhooks:EmailBRWebhooksPlugin``."""
 
-    name = "emailbr_webhooks"
-    fastapi_apps = [{"app": webhook_app(), "url_prefix": URL_PREFIX, "name": "emailbr webhook receiver"}]
+
+def build_plugin_class() -> type:
+    """The ``AirflowPlugin`` subclass that mounts :func:`webhook_app` at :data:`URL_PREFIX`."""
+    from airflow.plugins_manager import AirflowPlugin
+
+    class EmailBRWebhooksPlugin(AirflowPlugin):
+        """Serves the delivery-event webhook receiver at ``POST /emailbr/webhooks/{conn_id}``."""
+
+        name = "emailbr_webhooks"
+        fastapi_apps = [{"app": webhook_app(), "url_prefix": URL_PREFIX, "name": "emailbr webhook receiver"}]
+
+    EmailBRWebhooksPlugin.__qualname__ = PLUGIN_CLASS_NAME
+    return EmailBRWebhooksPlugin
+
+
+def __getattr__(name: str) -> Any:
+    """Build ``EmailBRWebhooksPlugin`` on first access and keep it (PEP 562), so that DAG parsing and other
+    importers of the provider never import ``airflow.plugins_manager`` for it."""
+    if name == PLUGIN_CLASS_NAME:
+        plugin_class = build_plugin_class()
+        globals()[name] = plugin_class
+        return plugin_class
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -46,3 +46,13 @@ def test_in_the_api_server_the_app_is_a_fastapi_app_so_its_lifespan_runs():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
     assert out.stdout.strip() == "True"
+
+
+def test_importing_the_module_builds_no_plugin_class_until_airflow_asks_for_it():
+    code = (
+        "import sys; import airflow.sdk; import airflow_provider_emailbr.plugins.webhooks as m; "
+        "print('airflow.plugins_manager' in sys.modules, 'EmailBRWebhooksPlugin' in vars(m)); "
+        "m.EmailBRWebhooksPlugin; print('airflow.plugins_manager' in sys.modules, 'EmailBRWebhooksPlugin' in vars(m))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert out.stdout.split() == ["False", "False", "True", "True"]
