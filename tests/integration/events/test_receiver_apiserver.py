@@ -4,6 +4,7 @@ the REST API, once, without the token anywhere in the server's log."""
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
@@ -14,6 +15,12 @@ pytestmark = [
     pytest.mark.skipif(
         not plugin_installed(),
         reason="the provider is not installed here (pip install -e .): its airflow.plugins entry point is missing",
+    ),
+    # the floor job sets this: Airflow 3.2.x's processes (dag.test()'s in-process execution API, and its
+    # api-server's pydantic models) do not start with today's uncapped fastapi/cadwyn/pydantic
+    pytest.mark.skipif(
+        bool(os.environ.get("EMAILBR_SKIP_DAG_RUNS")),
+        reason=f"Airflow processes disabled here: {os.environ.get('EMAILBR_SKIP_DAG_RUNS')}",
     ),
 ]
 
