@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -31,7 +30,7 @@ from airflow_provider_emailbr.exceptions import (
     EmailBRStateCorruptError,
     EmailBRStateStoreError,
 )
-from airflow_provider_emailbr.utils.state_store import ENVELOPE_MARKER
+from airflow_provider_emailbr.utils.state_store import unwrap_envelope, wrap_envelope
 
 
 class Cursor(Protocol):
@@ -44,26 +43,10 @@ class Cursor(Protocol):
         """Replace the stored ``data``."""
 
 
-def _envelope(kind: str, version: int, data: Any) -> dict[str, Any]:
-    return {ENVELOPE_MARKER: kind, "v": version, "data": data}
-
-
-def _unwrap(stored: Any, *, kind: str, version: int, where: str) -> Any:
-    """The ``data`` of a stored envelope of ``kind``/``version``; ``None`` when nothing is stored."""
-    if stored is None:
-        return None
-    if (
-        not isinstance(stored, Mapping)
-        or stored.get(ENVELOPE_MARKER) != kind
-        or stored.get("v") != version
-        or "data" not in stored
-    ):
-        found = stored.get(ENVELOPE_MARKER) if isinstance(stored, Mapping) else type(stored).__name__
-        raise EmailBRStateCorruptError(
-            f"Cursor {where} is not a {kind!r} record of version {version} (found {found!r}). Nothing was "
-            "fired on a guess: if the cursor is stale, delete it (the watcher then starts from now)."
-        )
-    return stored["data"]
+#: What the user does about a cursor that is not ours (in every corrupt-cursor error).
+STALE_CURSOR_REMEDY = (
+    "Nothing was fired on a guess: if the cursor is stale, delete it (the watcher then starts from now)."
+)
 
 
 class AssetStateCursor:
@@ -93,12 +76,18 @@ class AssetStateCursor:
                 f"The asset state store could not be read (key {self.key!r}): {type(error).__name__}. "
                 "Nothing was fired: without the cursor, what was already fired is unknown."
             ) from error
-        return _unwrap(stored, kind=self.kind, version=self.version, where=f"asset state key {self.key!r}")
+        return unwrap_envelope(
+            stored,
+            kind=self.kind,
+            version=self.version,
+            what=f"Cursor asset state key {self.key!r}",
+            remedy=STALE_CURSOR_REMEDY,
+        )
 
     async def save(self, data: Any) -> None:
         """Store ``data``; a store failure raises ``EmailBRStateStoreError``."""
         try:
-            await self._accessor.aset(self.key, _envelope(self.kind, self.version, data))
+            await self._accessor.aset(self.key, wrap_envelope(self.kind, self.version, data))
         except Exception as error:
             raise EmailBRStateStoreError(
                 f"The asset state store could not be written (key {self.key!r}): {type(error).__name__}. "
@@ -141,7 +130,7 @@ class FileCursor:
 
     def _write(self, data: Any) -> None:
         target = self._target()
-        text = json.dumps(_envelope(self.kind, self.version, data), sort_keys=True)
+        text = json.dumps(wrap_envelope(self.kind, self.version, data), sort_keys=True)
         if isinstance(target, Path):
             target.parent.mkdir(parents=True, exist_ok=True)
             partial = target.with_name(target.name + ".partial")
@@ -160,7 +149,13 @@ class FileCursor:
             raise EmailBRStateStoreError(
                 f"Cursor file {self.path!r} could not be read: {type(error).__name__}: {error}"
             ) from error
-        return _unwrap(stored, kind=self.kind, version=self.version, where=f"file {self.path!r}")
+        return unwrap_envelope(
+            stored,
+            kind=self.kind,
+            version=self.version,
+            what=f"Cursor file {self.path!r}",
+            remedy=STALE_CURSOR_REMEDY,
+        )
 
     async def save(self, data: Any) -> None:
         """Write ``data`` (locally: to ``<name>.partial``, then moved over the file)."""

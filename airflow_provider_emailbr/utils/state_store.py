@@ -36,6 +36,32 @@ ENVELOPE_MARKER = "emailbr"
 KEEP_FOREVER = timedelta.max
 
 
+def wrap_envelope(kind: str, version: int, data: Any) -> dict[str, Any]:
+    """``data`` in the provider's versioned envelope, as every durable value is stored."""
+    return {ENVELOPE_MARKER: kind, "v": version, "data": data}
+
+
+def unwrap_envelope(stored: Any, *, kind: str, version: int, what: str, remedy: str) -> Any:
+    """The ``data`` of a stored envelope of ``kind``/``version``; ``None`` when nothing is stored.
+
+    Anything else raises :class:`EmailBRStateCorruptError` naming ``what`` was read (a key, a file) and the
+    ``remedy``: a value of another kind or version is never read as empty.
+    """
+    if stored is None:
+        return None
+    if (
+        not isinstance(stored, Mapping)
+        or stored.get(ENVELOPE_MARKER) != kind
+        or stored.get("v") != version
+        or "data" not in stored
+    ):
+        found = stored.get(ENVELOPE_MARKER) if isinstance(stored, Mapping) else type(stored).__name__
+        raise EmailBRStateCorruptError(
+            f"{what} is not a {kind!r} record of version {version} (found {found!r}). {remedy}"
+        )
+    return stored["data"]
+
+
 class TaskState:
     """One feature's view of a task instance's durable state: namespaced, versioned, fail-closed.
 
@@ -100,26 +126,18 @@ class TaskState:
 
     def get(self, key: str, *, kind: str, version: int = 1) -> Any:
         """The envelope's ``data`` under ``key`` (``None`` if absent), checked as ``kind`` at ``version``."""
-        stored = self.get_raw(key)
-        if stored is None:
-            return None
-        if (
-            not isinstance(stored, dict)
-            or stored.get(ENVELOPE_MARKER) != kind
-            or stored.get("v") != version
-            or "data" not in stored
-        ):
-            found = stored.get(ENVELOPE_MARKER) if isinstance(stored, dict) else type(stored).__name__
-            raise EmailBRStateCorruptError(
-                f"Task state entry {self.full_key(key)!r} is not a {kind!r} record of version {version} "
-                f"(found {found!r}). Nothing was sent on a guess: if the entry is stale, clear this task's "
-                "state (mark the task instance success, or delete the key) and run again."
-            )
-        return stored["data"]
+        return unwrap_envelope(
+            self.get_raw(key),
+            kind=kind,
+            version=version,
+            what=f"Task state entry {self.full_key(key)!r}",
+            remedy="Nothing was sent on a guess: if the entry is stale, clear this task's state (mark the "
+            "task instance success, or delete the key) and run again.",
+        )
 
     def set(self, key: str, data: Any, *, kind: str, version: int = 1) -> None:
         """Store ``data`` (JSON-serialisable) under ``key`` in a ``kind``/``version`` envelope."""
-        self.set_raw(key, {ENVELOPE_MARKER: kind, "v": version, "data": data})
+        self.set_raw(key, wrap_envelope(kind, version, data))
 
     def __repr__(self) -> str:
         return f"TaskState(namespace={self.namespace!r})"
