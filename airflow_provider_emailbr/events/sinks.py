@@ -68,7 +68,10 @@ def events_from_extra(extra: Mapping[str, Any] | None, *, where: str = "asset ev
 
 
 def events_from_asset_events(triggering_asset_events: Any, *, uri: str | None = None) -> list[DeliveryEvent]:
-    """Every delivery event of a DAG run's ``triggering_asset_events``, in order, each ``event_id`` once.
+    """Every delivery event of a DAG run's ``triggering_asset_events``, each ``event_id`` once, oldest first.
+
+    Events are ordered by their timestamp (then ``event_id``), so what the sinks write does not depend on the
+    order in which Airflow lists the triggering assets.
 
     :param triggering_asset_events: the context's ``triggering_asset_events`` (a mapping from asset to its
         asset events, each with an ``extra``), or any mapping or sequence of such events.
@@ -83,6 +86,7 @@ def events_from_asset_events(triggering_asset_events: Any, *, uri: str | None = 
             if event.event_id not in seen:
                 seen.add(event.event_id)
                 events.append(event)
+    events.sort(key=lambda event: (event.timestamp, event.event_id))
     return events
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from types import SimpleNamespace
 
 import pytest
@@ -79,6 +79,17 @@ def test_triggering_asset_events_are_read_in_order_each_event_id_once():
     }
     assert events_from_asset_events(triggering) == [one, two, three]
     assert events_from_asset_events(triggering, uri=URI) == [one, two]
+
+
+def test_events_come_oldest_first_whichever_asset_airflow_lists_first():
+    later = event("e-later")._replace(timestamp=WHEN + timedelta(minutes=5))
+    earlier = event("e-earlier")
+    same_time = event("e-0-same-time")
+    newest_asset_first = {
+        Asset("emailbr://events/mailgrid_default"): [SimpleNamespace(extra={"event": later.to_dict()})],
+        Asset(URI): [SimpleNamespace(extra={"events": [earlier.to_dict(), same_time.to_dict()]})],
+    }
+    assert events_from_asset_events(newest_asset_first) == [same_time, earlier, later]
 
 
 # ------------------------------------------------------------------------------------------ table
