@@ -138,8 +138,10 @@ def api_server(
     timeout: float = 180.0,
     workers: int = 1,
     extra_env: Mapping[str, str] = (),
+    port: int | None = None,
 ) -> Iterator[ApiServer]:
-    """Migrate a fresh metadata DB, write and serialise ``dags`` (file name → source), start the server."""
+    """Migrate a fresh metadata DB, write and serialise ``dags`` (file name → source), start the server
+    (on ``port``, or a free one)."""
     env = airflow_env(home, connections=connections, api__workers=str(workers))
     env.update(dict(extra_env))
     dag_folder = home / "dags"
@@ -165,7 +167,7 @@ def api_server(
                 stderr=subprocess.STDOUT,
                 timeout=timeout,
             )
-    port = free_port()
+    port = port or free_port()
     server_log = log_path.open("ab")
     process = subprocess.Popen(
         [

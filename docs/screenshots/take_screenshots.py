@@ -22,13 +22,10 @@ import argparse
 import importlib
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -36,6 +33,10 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_OUT = REPO / "docs" / "images" / "connections"
+sys.path.insert(0, str(REPO))  # the throw-away api-server of the tests (tests/apiserver.py)
+
+from tests.apiserver import api_server  # noqa: E402 - needs the repository on the path
+
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 APT_INSTALL = ["apt-get", "install", "-y", "--no-install-recommends", "chromium", "chromium-driver"]
@@ -77,82 +78,6 @@ def ensure_browser(install: bool) -> None:
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     subprocess.run([*prefix, "apt-get", "update"], check=True, env=env)
     subprocess.run([*prefix, *APT_INSTALL], check=True, env=env)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def airflow_env(home: Path) -> dict[str, str]:
-    """The environment of a throw-away Airflow: SQLite, no examples, SimpleAuthManager with all admins."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW__", "AIRFLOW_CONN_"))}
-    env.update(
-        {
-            "AIRFLOW_HOME": str(home),
-            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-            "AIRFLOW__CORE__DAGS_FOLDER": str(home / "dags"),
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
-            "AIRFLOW__CORE__AUTH_MANAGER": (
-                "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
-            ),
-            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
-            "AIRFLOW__CORE__TEST_CONNECTION": "Enabled",
-            "AIRFLOW__API__WORKERS": "1",
-            "AIRFLOW__API__EXPOSE_CONFIG": "False",
-        }
-    )
-    return env
-
-
-@contextmanager
-def api_server(home: Path, port: int, timeout: float) -> Iterator[str]:
-    """Migrate a fresh metadata database, start ``airflow api-server`` and yield its base URL."""
-    airflow = Path(sys.executable).with_name("airflow")
-    command = str(airflow) if airflow.exists() else "airflow"
-    env = airflow_env(home)
-    (home / "dags").mkdir(parents=True, exist_ok=True)
-    log(f"airflow db migrate (AIRFLOW_HOME={home})")
-    subprocess.run(
-        [command, "db", "migrate"], env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    server_log = (home / "api-server.log").open("wb")
-    log(f"starting airflow api-server on 127.0.0.1:{port}")
-    process = subprocess.Popen(
-        [command, "api-server", "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        stdout=server_log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,  # its own process group: stopping it stops its uvicorn worker too
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + timeout
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(
-                    f"api-server exited with {process.returncode}; see {home / 'api-server.log'}"
-                )
-            try:
-                with urllib.request.urlopen(f"{url}/api/v2/monitor/health", timeout=2) as answer:
-                    if answer.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"api-server not healthy after {timeout:.0f} s")
-            time.sleep(0.5)
-        yield url
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
-        server_log.close()
 
 
 @contextmanager
@@ -297,11 +222,16 @@ def main(argv: list[str] | None = None) -> int:
     home = Path(tempfile.mkdtemp(prefix="emailbr-screens-"))
     try:
         with (
-            api_server(home / "airflow", args.port or free_port(), args.timeout) as url,
+            api_server(
+                home / "airflow",
+                port=args.port or None,
+                timeout=args.timeout,
+                extra_env={"AIRFLOW__CORE__TEST_CONNECTION": "Enabled"},
+            ) as server,
             chromium(home / "chromium") as driver,
         ):
             for conn in conns:
-                shoot(driver, url, conn, args.out, args.timeout)
+                shoot(driver, server.url, conn, args.out, args.timeout)
     finally:
         if args.keep_home:
             log(f"kept {home}")
