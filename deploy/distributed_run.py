@@ -39,7 +39,6 @@ import importlib.metadata
 import json
 import math
 import os
-import secrets
 import shutil
 import signal
 import socket
@@ -56,16 +55,19 @@ from typing import Any
 import production_run
 import requests
 from production_run import (
+    API_USER,
     REPO,
     AirflowAPI,
     Postgres,
     RunFailed,
     Service,
+    airflow_commands,
     airflow_environment,
     apt_install,
     check_python_environment,
     free_port,
     health_if_ready,
+    migrate_metadata_db,
     postgres_bin_dir,
     say,
     shielded,
@@ -73,6 +75,7 @@ from production_run import (
     tail,
     terminate_on_signals,
     wait_for,
+    write_api_password,
 )
 
 from emailbr_sandbox.client import SandboxError
@@ -83,7 +86,6 @@ DEPLOY = Path(__file__).resolve().parent
 DAG_FILE = DEPLOY / "dags" / "emailbr_distributed_scenarios.py"
 QUEUE = "emailbr"
 WORKERS = ("worker1", "worker2")
-API_USER = "emailbr"
 #: Seconds without a heartbeat after which the scheduler fails a try whose worker died.
 HEARTBEAT_TIMEOUT = 12
 #: Seconds without a heartbeat after which a triggerer's triggers go to another triggerer.
@@ -631,34 +633,14 @@ def deploy(
     for directory in (work / "dags", work / "logs", home):
         directory.mkdir()
     shutil.copyfile(DAG_FILE, work / "dags" / DAG_FILE.name)
-    api_password = secrets.token_urlsafe(18)
-    passwords = Path(env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"])
-    passwords.write_text(json.dumps({API_USER: api_password}) + "\n", encoding="utf-8")
-    passwords.chmod(0o600)
+    api_password = write_api_password(env)
 
     phase = time.monotonic()
-    with (work / "logs" / "db-migrate.log").open("wb") as log:
-        done = subprocess.run(
-            [sys.executable, "-m", "airflow", "db", "migrate"],
-            env=env,
-            cwd=work,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            timeout=900,
-        )
-    if done.returncode != 0:
-        raise RunFailed(f"airflow db migrate failed:\n{tail(work / 'logs' / 'db-migrate.log', 40)}")
+    migrate_metadata_db(env, work)
     say(f"airflow db migrate done ({time.monotonic() - phase:.1f} s)")
 
     phase = time.monotonic()
-    airflow = [sys.executable, "-m", "airflow"]
-    commands = {
-        "api-server": [*airflow, "api-server", "--host", "127.0.0.1", "--port", str(ports["api"])],
-        "scheduler": [*airflow, "scheduler"],
-        "dag-processor": [*airflow, "dag-processor"],
-        "triggerer": [*airflow, "triggerer"],
-    }
-    for name, command in commands.items():
+    for name, command in airflow_commands(ports["api"]).items():
         service = Service(name, command, work / "logs" / f"{name}.log")
         services.append(service)
         service.start(env, work)

@@ -687,6 +687,52 @@ def shielded() -> Iterator[None]:
             signal.signal(sig, handler)
 
 
+def write_api_password(env: dict[str, str]) -> str:
+    """A fresh password for :data:`API_USER`, written to SimpleAuthManager's passwords file (mode 0600)."""
+    password = secrets.token_urlsafe(18)
+    passwords = Path(env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"])
+    passwords.write_text(json.dumps({API_USER: password}) + "\n", encoding="utf-8")
+    passwords.chmod(0o600)
+    return password
+
+
+def migrate_metadata_db(env: dict[str, str], work: Path) -> None:
+    """``airflow db migrate`` into ``work/logs/db-migrate.log``; ``RunFailed`` with its tail when it fails."""
+    log_path = work / "logs" / "db-migrate.log"
+    with log_path.open("wb") as log:
+        done = subprocess.run(
+            [sys.executable, "-m", "airflow", "db", "migrate"],
+            env=env,
+            cwd=work,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            timeout=900,
+        )
+    if done.returncode != 0:
+        raise RunFailed(f"airflow db migrate failed ({done.returncode}):\n{tail(log_path, 40)}")
+
+
+def airflow_commands(api_port: int) -> dict[str, list[str]]:
+    """The command line of each Airflow process of a deployment (API server, scheduler, dag-processor,
+    triggerer), run with this Python."""
+    airflow = [sys.executable, "-m", "airflow"]
+    return {
+        "api-server": [
+            *airflow,
+            "api-server",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(api_port),
+            "--workers",
+            "1",
+        ],
+        "scheduler": [*airflow, "scheduler"],
+        "dag-processor": [*airflow, "dag-processor"],
+        "triggerer": [*airflow, "triggerer"],
+    }
+
+
 def run(args: argparse.Namespace, work: Path, report: dict[str, Any], services: list[Service]) -> None:
     """Every step of the production-shaped run; ``RunFailed`` on the first thing that goes wrong."""
     sys.path.insert(0, str(REPO / "demo"))
@@ -722,37 +768,15 @@ def run(args: argparse.Namespace, work: Path, report: dict[str, Any], services: 
     (work / "logs").mkdir()
     home.mkdir()
     shutil.copyfile(DAG_FILE, work / "dags" / DAG_FILE.name)
-    api_password = secrets.token_urlsafe(18)
-    passwords = Path(env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"])
-    passwords.write_text(json.dumps({API_USER: api_password}) + "\n", encoding="utf-8")
-    passwords.chmod(0o600)
+    api_password = write_api_password(env)
 
     phase = time.monotonic()
     say("airflow db migrate (PostgreSQL) …")
-    with (work / "logs" / "db-migrate.log").open("wb") as log:
-        done = subprocess.run(
-            [sys.executable, "-m", "airflow", "db", "migrate"],
-            env=env,
-            cwd=work,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            timeout=900,
-        )
-    if done.returncode != 0:
-        raise RunFailed(
-            f"airflow db migrate failed ({done.returncode}):\n{tail(work / 'logs' / 'db-migrate.log', 40)}"
-        )
+    migrate_metadata_db(env, work)
     report["phases"]["airflow db migrate"] = time.monotonic() - phase
 
     phase = time.monotonic()
-    airflow = [sys.executable, "-m", "airflow"]
-    api_server = ["api-server", "--host", "127.0.0.1", "--port", str(ports["api"]), "--workers", "1"]
-    commands = {
-        "api-server": [*airflow, *api_server],
-        "scheduler": [*airflow, "scheduler"],
-        "dag-processor": [*airflow, "dag-processor"],
-        "triggerer": [*airflow, "triggerer"],
-    }
+    commands = airflow_commands(ports["api"])
     events = EventsScenario(work, env, sandbox, f"http://127.0.0.1:{ports['api']}")  # events scenario
     for name in PROCESSES:
         service = Service(name, commands[name], work / "logs" / f"{name}.log")
