@@ -48,7 +48,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 from airflow.sdk import BaseOperator
 
 from airflow_provider_emailbr.exceptions import EmailBRInputError
-from airflow_provider_emailbr.importing.checkpoint import ImportCheckpoint
+from airflow_provider_emailbr.importing.checkpoint import CheckpointRecorder, ImportCheckpoint, UnitKey
 from airflow_provider_emailbr.importing.rows import (
     Contact,
     FieldSpec,
@@ -421,6 +421,18 @@ class BaseImportContactsOperator(BaseOperator):
         """Units submitted and not yet accounted for (at least :attr:`max_in_flight`)."""
         return self.max_in_flight
 
+    @property
+    def max_in_doubt(self) -> int:
+        """With a checkpoint: units dispatched whose answer is not yet durable in the task state store, at
+        most (default :attr:`max_in_flight`). A retry after a kill re-sends at most this many units the
+        platform had already answered (:mod:`~airflow_provider_emailbr.importing.checkpoint`)."""
+        return self.max_in_flight
+
+    def plan_identity(self) -> dict[str, Any]:
+        """What, besides the batch's contacts, decides how :meth:`plan_units` splits a batch (e.g. a chunk
+        size): a checkpoint is only valid for the same split. The base has nothing."""
+        return {}
+
     def custom_field_columns(self) -> Mapping[str, str]:
         """Platform custom fields to read, ``{field name: source column}`` (CriaEnvio only)."""
         return {}
@@ -449,7 +461,12 @@ class BaseImportContactsOperator(BaseOperator):
         if not self.dry_run:  # read at once: a store that cannot be read fails before any request
             self._checkpoint = ImportCheckpoint.from_context(
                 context,
-                seed={"platform": self.platform, **self.target_identity(), "batch_size": self.batch_size},
+                seed={
+                    "platform": self.platform,
+                    **self.target_identity(),
+                    "batch_size": self.batch_size,
+                    **self.plan_identity(),
+                },
                 log=self.log,
                 durable=self.durable,
             )
@@ -688,27 +705,63 @@ class BaseImportContactsOperator(BaseOperator):
 
     def send(self, batches: Iterable[ImportBatch], run: ImportRun, staging: Staging | None = None) -> None:
         """Send every batch's units with :attr:`max_in_flight` workers; apply outcomes and confirmations
-        in the operator's thread, in source order (and record what was confirmed in ``staging``)."""
+        in the operator's thread, in source order (and record what was confirmed in ``staging``).
+
+        With a checkpoint (:mod:`~airflow_provider_emailbr.importing.checkpoint`), each unit's answer is
+        recorded in the task state store by a background writer as soon as it arrives, a unit is
+        dispatched only while fewer than :attr:`max_in_doubt` dispatched units lack a durable record, and
+        the units an earlier try recorded are not sent again.
+        """
+        checkpoint = self._checkpoint
         settle = functools.partial(self._settle, run, staging)
-        with BoundedInFlight(
-            self.max_in_flight,
-            window=self.in_flight_window,
-            consume=settle,
-            name=f"{self.platform.lower()}-import",
-        ) as flight:
+        with contextlib.ExitStack() as stack:
+            # entered first, left last: the writer records the answers of units still running at the exit
+            recorder = (
+                stack.enter_context(checkpoint.recorder(max_in_doubt=self.max_in_doubt))
+                if checkpoint is not None
+                else None
+            )
+            flight = stack.enter_context(
+                BoundedInFlight(
+                    self.max_in_flight,
+                    window=self.in_flight_window,
+                    consume=settle,
+                    name=f"{self.platform.lower()}-import",
+                )
+            )
             for batch in batches:
-                for unit in self.plan_units(batch.contacts):
-                    flight.submit(self.send_unit, unit)
+                if checkpoint is None or recorder is None:
+                    for unit in self.plan_units(batch.contacts):
+                        flight.submit(self.send_unit, unit)
+                else:
+                    done = checkpoint.done_in(batch.number)
+                    recorder.begin(batch)
+                    position = -1
+                    for position, unit in enumerate(self.plan_units(batch.contacts)):
+                        if position in done:
+                            continue
+                        if not recorder.reserve():
+                            flight.drain()  # a unit failed: raises its error (after the units before it)
+                        flight.submit(self._send_recorded, recorder, (batch.number, position), unit)
+                    recorder.planned(batch, position + 1)
                 flight.mark(batch)
                 run.maybe_log_progress()
             flight.drain()
+
+    def _send_recorded(self, recorder: CheckpointRecorder, key: UnitKey, unit: Any) -> list[ContactOutcome]:
+        """Send ``unit`` (in a sending thread) and hand its answer to the checkpoint's writer at once."""
+        try:
+            outcomes = self.send_unit(unit)
+        except BaseException:
+            recorder.failed()
+            raise
+        recorder.done(key)
+        return outcomes
 
     def _settle(
         self, run: ImportRun, staging: Staging | None, tag: Any, outcomes: list[ContactOutcome] | None
     ) -> None:
         if isinstance(tag, ImportBatch):
-            if self._checkpoint is not None:
-                self._checkpoint.confirmed(tag)
             self.batch_confirmed(tag, run.stats)
         elif outcomes:
             run.record(outcomes)
