@@ -109,6 +109,10 @@ class IAgenteImportContactsOperator(BaseImportContactsOperator):
         """Chunks in flight: :attr:`max_chunks_in_flight`."""
         return self.max_chunks_in_flight
 
+    def plan_identity(self) -> dict[str, Any]:
+        """A batch is split into chunks of ``chunk_size``: a checkpoint holds for that size only."""
+        return {"chunk_size": self.chunk_size}
+
     def plan_units(self, contacts: list[Contact]) -> Iterator[tuple[list[Contact], PreparedCall]]:
         """Chunks of ``chunk_size`` contacts, each with its request encoded here (not in a sending thread)."""
         for start in range(0, len(contacts), self.chunk_size):
