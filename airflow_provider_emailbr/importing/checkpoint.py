@@ -110,13 +110,9 @@ def to_ranges(indices: Iterable[int]) -> list[list[int]]:
 
 
 class OpenBatch:
-    """A batch beyond the recorded prefix: its digest, its number of units once planned, the units done.
-
-    Attributes:
-        digest: :func:`batch_digest` of the batch's contacts.
-        units: how many units the batch was split into (``None`` while it is still being planned).
-        done: positions of the units whose answer is recorded (or being recorded).
-    """
+    """A batch beyond the recorded prefix: ``digest`` (:func:`batch_digest` of its contacts), ``units`` (how
+    many units it was split into; ``None`` while it is still being planned) and ``done`` (positions of the
+    units whose answer is recorded, or being recorded)."""
 
     __slots__ = ("digest", "done", "units")
 

@@ -20,8 +20,10 @@ An import runs in explicit phases, each a method a later feature can replace on 
    (:class:`~airflow_provider_emailbr.utils.throttle.BoundedInFlight`). Each unit answers one
    :class:`ContactOutcome` per contact; outcomes are applied in the operator's thread, in order.
 4. **confirmation** (:meth:`BaseImportContactsOperator.batch_confirmed`): called once every contact of a
-   batch, and of every batch before it, has an outcome: the point where a checkpoint can be stored. Every
-   contact the platform took is also recorded in the staging (:meth:`Staging.confirm`).
+   batch, and of every batch before it, has an outcome. Every contact the platform took is also recorded in
+   the staging (:meth:`Staging.confirm`). The durable checkpoint does not wait for this: each unit's answer
+   is recorded in the task state store as soon as it arrives
+   (:mod:`~airflow_provider_emailbr.importing.checkpoint`).
 5. **mirror** (:meth:`BaseImportContactsOperator.remove_gone`): with ``mirror=True``, contacts gone from
    the source are taken out of the target (:meth:`~BaseImportContactsOperator.remove_contact`).
 6. **the next snapshot**: the previous one with what was confirmed applied, stored at ``state_path`` at the
@@ -268,8 +270,9 @@ class BaseImportContactsOperator(BaseOperator):
     :param suppress_conn_id: connection for the object store of ``suppress``.
     :param dry_run: read, validate, resolve the target, compare and count — send and remove nothing.
     :param mask_emails: log e-mail addresses masked (default ``True``).
-    :param durable: on Airflow >= 3.3, checkpoint confirmed batches in the task state store so that a retry
-        resumes after the last one (default); ``False``: a retry starts from the first batch.
+    :param durable: on Airflow >= 3.3, record each answered request in the task state store so that a retry
+        sends only the requests not recorded (default; at most :attr:`max_in_doubt` answered requests are
+        re-sent after a kill); ``False``: a retry starts from the first batch.
     """
 
     template_fields: Sequence[str] = (
@@ -440,8 +443,9 @@ class BaseImportContactsOperator(BaseOperator):
     def batch_confirmed(self, batch: ImportBatch, stats: ImportStats) -> None:
         """Called in order, once every contact of ``batch`` (and of every batch before it) has an outcome.
 
-        The place to checkpoint progress; the base does nothing (the engine checkpoints the batch in the
-        task state store itself: :mod:`~airflow_provider_emailbr.importing.checkpoint`).
+        The place to report progress; the base does nothing (the engine records each answered unit in the
+        task state store itself, without waiting for this:
+        :mod:`~airflow_provider_emailbr.importing.checkpoint`).
         """
 
     # ------------------------------------------------------------------ execute
