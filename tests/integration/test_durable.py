@@ -120,7 +120,7 @@ def test_lost_answer_retry_clear_and_run_again_send_each_message_exactly_once(sa
     assert state_rows("durable_send") == rows  # the clear kept them; the re-run only read them
 
 
-def test_an_import_retried_after_a_crash_resumes_after_its_last_confirmed_batch(sandbox):
+def test_an_import_retried_after_a_crash_sends_exactly_the_calls_not_recorded(sandbox):
     pytest.importorskip("airflow.sdk.execution_time.context", reason="needs Airflow 3.3")
     when = datetime(2026, 4, 2, 12, tzinfo=timezone.utc)
 
