@@ -25,7 +25,9 @@ and the retry re-sends at most that many answered requests: it sends *at most th
 at the kill plus* ``max_in_doubt``. With one request in flight (``max_in_doubt=1``) this is the "remaining
 plus one" of a resumed import whatever the timing. With more in flight the bound is that number; answers
 recorded in less than the time between two answers (a store write is ~10–30 ms against requests of
-100 ms or more) keep it at one in practice, but no timing is promised.
+100 ms or more) keep it at one in practice, but no timing is promised. (A unit is one request unless the
+hook retries it after a transient failure, or IAGENTEmail splits a chunk refused as a whole to isolate the
+bad rows: the bound counts units.)
 
 **What a checkpoint belongs to.** Batches come from the staged source (:meth:`Staging.to_send`), in order
 of first appearance in the source, ``batch_size`` contacts at a time, and units from a deterministic split
