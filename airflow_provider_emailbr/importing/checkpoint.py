@@ -6,7 +6,7 @@ BaseImportContactsOperator.plan_units`: a ``contact/mass/add`` chunk of ``chunk_
 contact's upsert on CriaEnvio, so a batch of 1,000 is 2 or 1,000 requests). A checkpoint per batch would
 make a retry re-send every answered request of the batches in progress; so each unit is recorded on its
 own, identified by its batch number and its position in the batch. A retry sends exactly the units not
-recorded (:meth:`ImportCheckpoint.batches` and :meth:`ImportCheckpoint.done_in`).
+recorded (:meth:`ImportCheckpoint.batches` and :meth:`CheckpointRecorder.begin`).
 
 **Recorded as soon as the answer arrives.** The sending thread that gets a unit's answer hands it to one
 background writer thread (:class:`CheckpointRecorder`), which writes whatever answers are queued in *one*
@@ -188,7 +188,7 @@ class ImportCheckpoint:
         return data
 
     def batches(self, read: Callable[[], Iterable[ImportBatch]]) -> Iterator[ImportBatch]:
-        """The batches this try must send (some of their units may be done: :meth:`done_in`).
+        """The batches this try must send (some of their units may be done: :meth:`CheckpointRecorder.begin`).
 
         When the stored checkpoint matches the staged source, the batches after its prefix; else all of
         them. ``read`` reads the staged batches from the start; it is called twice when there is a
@@ -209,11 +209,6 @@ class ImportCheckpoint:
                 done,
             )
         return (batch for batch in read() if batch.number >= self.prefix)
-
-    def done_in(self, number: int) -> frozenset[int]:
-        """Positions of the units of batch ``number`` an earlier try recorded (they are not sent again)."""
-        batch = self.open.get(number)
-        return frozenset(batch.done) if batch is not None else frozenset()
 
     def _matches(self, stored: Mapping[str, Any], read: Callable[[], Iterable[ImportBatch]]) -> bool:
         """Whether the staged source's batches are the ones the stored checkpoint names (digests)."""
@@ -338,13 +333,13 @@ class CheckpointRecorder:
 
     # ------------------------------------------------------------------ operator's thread
 
-    def begin(self, batch: ImportBatch) -> None:
-        """Register ``batch`` before any of its units is dispatched (its digest joins the checkpoint)."""
+    def begin(self, batch: ImportBatch) -> frozenset[int]:
+        """Register ``batch`` before any of its units is dispatched (its digest joins the checkpoint);
+        answer the positions of its units an earlier try recorded (they are not sent again)."""
         digest = batch_digest(batch)
         with self._changed:
-            known = self._open.get(batch.number)
-            if known is None:
-                self._open[batch.number] = OpenBatch(digest)
+            known = self._open.setdefault(batch.number, OpenBatch(digest))
+            return frozenset(known.done)
 
     def planned(self, batch: ImportBatch, units: int) -> None:
         """``batch`` was split into ``units`` units (written with the next answer)."""

@@ -734,12 +734,11 @@ class BaseImportContactsOperator(BaseOperator):
                 )
             )
             for batch in batches:
-                if checkpoint is None or recorder is None:
+                if recorder is None:
                     for unit in self.plan_units(batch.contacts):
                         flight.submit(self.send_unit, unit)
                 else:
-                    done = checkpoint.done_in(batch.number)
-                    recorder.begin(batch)
+                    done = recorder.begin(batch)
                     position = -1
                     for position, unit in enumerate(self.plan_units(batch.contacts)):
                         if position in done:
