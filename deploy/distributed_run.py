@@ -453,6 +453,7 @@ def scenario_import(deployment: Deployment, outcome: Outcome) -> None:
     retry_checks(outcome, deployment, dag_id, run_id, task_id)
     after = len(deployment.journal("iagente", "contact/mass/add", retry_mark))
     others = len(client.requests("iagente", since=retry_mark)) - after
+    say(f"the retry re-sent {max(after - remaining, 0)} request(s) the sandbox had answered before the kill")
     outcome.check(
         after <= remaining + 1,
         f"the retry sent {after} contact/mass/add requests (and {others} other request(s)); {remaining} "

@@ -20,8 +20,10 @@ An import runs in explicit phases, each a method a later feature can replace on 
    (:class:`~airflow_provider_emailbr.utils.throttle.BoundedInFlight`). Each unit answers one
    :class:`ContactOutcome` per contact; outcomes are applied in the operator's thread, in order.
 4. **confirmation** (:meth:`BaseImportContactsOperator.batch_confirmed`): called once every contact of a
-   batch, and of every batch before it, has an outcome: the point where a checkpoint can be stored. Every
-   contact the platform took is also recorded in the staging (:meth:`Staging.confirm`).
+   batch, and of every batch before it, has an outcome. Every contact the platform took is also recorded in
+   the staging (:meth:`Staging.confirm`). The durable checkpoint does not wait for this: each unit's answer
+   is recorded in the task state store as soon as it arrives
+   (:mod:`~airflow_provider_emailbr.importing.checkpoint`).
 5. **mirror** (:meth:`BaseImportContactsOperator.remove_gone`): with ``mirror=True``, contacts gone from
    the source are taken out of the target (:meth:`~BaseImportContactsOperator.remove_contact`).
 6. **the next snapshot**: the previous one with what was confirmed applied, stored at ``state_path`` at the
@@ -48,7 +50,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 from airflow.sdk import BaseOperator
 
 from airflow_provider_emailbr.exceptions import EmailBRInputError
-from airflow_provider_emailbr.importing.checkpoint import ImportCheckpoint
+from airflow_provider_emailbr.importing.checkpoint import CheckpointRecorder, ImportCheckpoint, UnitKey
 from airflow_provider_emailbr.importing.rows import (
     Contact,
     FieldSpec,
@@ -268,8 +270,9 @@ class BaseImportContactsOperator(BaseOperator):
     :param suppress_conn_id: connection for the object store of ``suppress``.
     :param dry_run: read, validate, resolve the target, compare and count — send and remove nothing.
     :param mask_emails: log e-mail addresses masked (default ``True``).
-    :param durable: on Airflow >= 3.3, checkpoint confirmed batches in the task state store so that a retry
-        resumes after the last one (default); ``False``: a retry starts from the first batch.
+    :param durable: on Airflow >= 3.3, record each answered request in the task state store so that a retry
+        sends only the requests not recorded (default; at most :attr:`max_in_doubt` answered requests are
+        re-sent after a kill); ``False``: a retry starts from the first batch.
     """
 
     template_fields: Sequence[str] = (
@@ -421,6 +424,18 @@ class BaseImportContactsOperator(BaseOperator):
         """Units submitted and not yet accounted for (at least :attr:`max_in_flight`)."""
         return self.max_in_flight
 
+    @property
+    def max_in_doubt(self) -> int:
+        """With a checkpoint: units dispatched whose answer is not yet durable in the task state store, at
+        most (default :attr:`max_in_flight`). A retry after a kill re-sends at most this many units the
+        platform had already answered (:mod:`~airflow_provider_emailbr.importing.checkpoint`)."""
+        return self.max_in_flight
+
+    def plan_identity(self) -> dict[str, Any]:
+        """What, besides the batch's contacts, decides how :meth:`plan_units` splits a batch (e.g. a chunk
+        size): a checkpoint is only valid for the same split. The base has nothing."""
+        return {}
+
     def custom_field_columns(self) -> Mapping[str, str]:
         """Platform custom fields to read, ``{field name: source column}`` (CriaEnvio only)."""
         return {}
@@ -428,8 +443,9 @@ class BaseImportContactsOperator(BaseOperator):
     def batch_confirmed(self, batch: ImportBatch, stats: ImportStats) -> None:
         """Called in order, once every contact of ``batch`` (and of every batch before it) has an outcome.
 
-        The place to checkpoint progress; the base does nothing (the engine checkpoints the batch in the
-        task state store itself: :mod:`~airflow_provider_emailbr.importing.checkpoint`).
+        The place to report progress; the base does nothing (the engine records each answered unit in the
+        task state store itself, without waiting for this:
+        :mod:`~airflow_provider_emailbr.importing.checkpoint`).
         """
 
     # ------------------------------------------------------------------ execute
@@ -449,7 +465,12 @@ class BaseImportContactsOperator(BaseOperator):
         if not self.dry_run:  # read at once: a store that cannot be read fails before any request
             self._checkpoint = ImportCheckpoint.from_context(
                 context,
-                seed={"platform": self.platform, **self.target_identity(), "batch_size": self.batch_size},
+                seed={
+                    "platform": self.platform,
+                    **self.target_identity(),
+                    "batch_size": self.batch_size,
+                    **self.plan_identity(),
+                },
                 log=self.log,
                 durable=self.durable,
             )
@@ -688,27 +709,62 @@ class BaseImportContactsOperator(BaseOperator):
 
     def send(self, batches: Iterable[ImportBatch], run: ImportRun, staging: Staging | None = None) -> None:
         """Send every batch's units with :attr:`max_in_flight` workers; apply outcomes and confirmations
-        in the operator's thread, in source order (and record what was confirmed in ``staging``)."""
+        in the operator's thread, in source order (and record what was confirmed in ``staging``).
+
+        With a checkpoint (:mod:`~airflow_provider_emailbr.importing.checkpoint`), each unit's answer is
+        recorded in the task state store by a background writer as soon as it arrives, a unit is
+        dispatched only while fewer than :attr:`max_in_doubt` dispatched units lack a durable record, and
+        the units an earlier try recorded are not sent again.
+        """
+        checkpoint = self._checkpoint
         settle = functools.partial(self._settle, run, staging)
-        with BoundedInFlight(
-            self.max_in_flight,
-            window=self.in_flight_window,
-            consume=settle,
-            name=f"{self.platform.lower()}-import",
-        ) as flight:
+        with contextlib.ExitStack() as stack:
+            # entered first, left last: the writer records the answers of units still running at the exit
+            recorder = (
+                stack.enter_context(checkpoint.recorder(max_in_doubt=self.max_in_doubt))
+                if checkpoint is not None
+                else None
+            )
+            flight = stack.enter_context(
+                BoundedInFlight(
+                    self.max_in_flight,
+                    window=self.in_flight_window,
+                    consume=settle,
+                    name=f"{self.platform.lower()}-import",
+                )
+            )
             for batch in batches:
-                for unit in self.plan_units(batch.contacts):
-                    flight.submit(self.send_unit, unit)
+                if recorder is None:
+                    for unit in self.plan_units(batch.contacts):
+                        flight.submit(self.send_unit, unit)
+                else:
+                    done = recorder.begin(batch)
+                    position = -1
+                    for position, unit in enumerate(self.plan_units(batch.contacts)):
+                        if position in done:
+                            continue
+                        if not recorder.reserve():
+                            flight.drain()  # a unit failed: raises its error (after the units before it)
+                        flight.submit(self._send_recorded, recorder, (batch.number, position), unit)
+                    recorder.planned(batch, position + 1)
                 flight.mark(batch)
                 run.maybe_log_progress()
             flight.drain()
+
+    def _send_recorded(self, recorder: CheckpointRecorder, key: UnitKey, unit: Any) -> list[ContactOutcome]:
+        """Send ``unit`` (in a sending thread) and hand its answer to the checkpoint's writer at once."""
+        try:
+            outcomes = self.send_unit(unit)
+        except BaseException:
+            recorder.failed()
+            raise
+        recorder.done(key)
+        return outcomes
 
     def _settle(
         self, run: ImportRun, staging: Staging | None, tag: Any, outcomes: list[ContactOutcome] | None
     ) -> None:
         if isinstance(tag, ImportBatch):
-            if self._checkpoint is not None:
-                self._checkpoint.confirmed(tag)
             self.batch_confirmed(tag, run.stats)
         elif outcomes:
             run.record(outcomes)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import date
 from functools import cached_property
-from typing import Any, ClassVar
+from typing import Any
 
 from airflow_provider_emailbr.exceptions import (
     EmailBRApiError,
@@ -32,7 +32,8 @@ class IAgenteImportContactsOperator(BaseImportContactsOperator):
     others count as imported only when ``imports`` and ``invalids`` add up to the chunk; when they do not,
     the rows the answer does not account for are rejected as ``unconfirmed`` with the counts, never reported
     as imported. A chunk refused as a whole is retried under the core policy and then split in halves until
-    the bad rows are isolated and reported. Two chunks are in flight while the next rows are validated.
+    the bad rows are isolated and reported. Two chunks (``max_chunks_in_flight``) are in flight while the next
+    rows are validated.
 
     With ``state_path`` only new and changed contacts are sent; ``mirror=True`` takes contacts that left
     the source out of the group with ``group/contact/remove`` (they stay in the account).
@@ -40,6 +41,10 @@ class IAgenteImportContactsOperator(BaseImportContactsOperator):
     :param group_id: target group id, or
     :param group_name: target group name (exact); with ``create_group=True`` it is created when missing.
     :param chunk_size: contacts per ``contact/mass/add`` call (default 500).
+    :param max_chunks_in_flight: calls sent at the same time (default 2). On Airflow >= 3.3 with ``durable``,
+        it is also how many calls a retry after a killed worker may send again although the platform had
+        answered them: with 1, a retry sends at most the calls not answered at the kill plus one, whatever
+        the timing (see :mod:`~airflow_provider_emailbr.importing.checkpoint`).
     :param iagente_conn_id: IAGENTEmail connection.
     """
 
@@ -51,8 +56,9 @@ class IAgenteImportContactsOperator(BaseImportContactsOperator):
         FieldSpec("birthday", "date", ("data_de_nascimento", "nascimento", "data_nascimento", "birth_date")),
         *(FieldSpec(f"field{i}") for i in range(1, 11)),
     )
-    #: Chunks sent ahead while the next rows are validated (the server parses one while we build the next).
-    max_chunks_in_flight: ClassVar[int] = 2
+    #: Chunks sent ahead while the next rows are validated (the server parses one while we build the next);
+    #: the default of the ``max_chunks_in_flight`` argument.
+    max_chunks_in_flight: int = 2
 
     def __init__(
         self,
@@ -61,6 +67,7 @@ class IAgenteImportContactsOperator(BaseImportContactsOperator):
         group_name: str | None = None,
         create_group: bool = False,
         chunk_size: int = 500,
+        max_chunks_in_flight: int | None = None,
         iagente_conn_id: str = IAgenteEmailHook.default_conn_name,
         **kwargs: Any,
     ) -> None:
@@ -70,6 +77,16 @@ class IAgenteImportContactsOperator(BaseImportContactsOperator):
             raise EmailBRInputError("give exactly one of group_id and group_name")
         if not isinstance(chunk_size, int) or isinstance(chunk_size, bool) or chunk_size < 1:
             raise EmailBRInputError(f"chunk_size: {chunk_size!r} must be a positive integer")
+        if max_chunks_in_flight is not None:
+            if (
+                not isinstance(max_chunks_in_flight, int)
+                or isinstance(max_chunks_in_flight, bool)
+                or max_chunks_in_flight < 1
+            ):
+                raise EmailBRInputError(
+                    f"max_chunks_in_flight: {max_chunks_in_flight!r} must be a positive integer"
+                )
+            self.max_chunks_in_flight = max_chunks_in_flight
         self.group_id = group_id
         self.group_name = group_name
         self.create_group = create_group
@@ -108,6 +125,10 @@ class IAgenteImportContactsOperator(BaseImportContactsOperator):
     def max_in_flight(self) -> int:
         """Chunks in flight: :attr:`max_chunks_in_flight`."""
         return self.max_chunks_in_flight
+
+    def plan_identity(self) -> dict[str, Any]:
+        """A batch is split into chunks of ``chunk_size``: a checkpoint holds for that size only."""
+        return {"chunk_size": self.chunk_size}
 
     def plan_units(self, contacts: list[Contact]) -> Iterator[tuple[list[Contact], PreparedCall]]:
         """Chunks of ``chunk_size`` contacts, each with its request encoded here (not in a sending thread)."""

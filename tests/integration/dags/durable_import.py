@@ -1,8 +1,9 @@
 """Test DAG: an IAGENTEmail import whose first try dies after its third confirmed batch; retried once.
 
-The "crash" is an exception raised right after batch 2 was confirmed (and checkpointed) on try 1, as a
-worker lost at that point would leave it; try 2 must resume after batch 2. No ``state_path``: only the task
-state store remembers how far the import got.
+The "crash" is an exception raised in the operator's thread right after batch 2 was confirmed on try 1;
+the calls already in flight then still get their answers, each recorded in the task state store. Try 2 must
+send exactly the calls not recorded. No ``state_path``: only the task state store remembers how far the
+import got.
 """
 
 from __future__ import annotations

@@ -8,10 +8,11 @@ from urllib.parse import parse_qsl
 
 import pytest
 
+from airflow_provider_emailbr.exceptions import EmailBRInputError
 from airflow_provider_emailbr.hooks.iagente import MassAddAnswer
 from airflow_provider_emailbr.operators.iagente import UNCONFIRMED, IAgenteImportContactsOperator
 from tests.conftest import Reply
-from tests.helpers import read_jsonl
+from tests.helpers import FakeTaskStateStore, context, read_jsonl
 
 ROWS = [
     {"email": "ana@exemplo.com.br", "nome": "Ana", "nascimento": "31/01/1990"},
@@ -177,3 +178,34 @@ def test_mass_add_answer_matches_details_by_index_email_or_address_in_text():
     assert read.describe() == (
         "3 row(s) sent; the answer says imports=0, invalids=3 and its details name 3 refused row(s)"
     )
+
+
+def test_a_retry_resends_only_the_chunks_not_recorded_for_the_same_chunk_size(iagente, tmp_path):
+    def import_op(chunk_size, in_flight=1):
+        return IAgenteImportContactsOperator(
+            task_id="imp", contacts=ROWS, group_id=42, chunk_size=chunk_size, max_chunks_in_flight=in_flight
+        )
+
+    store = FakeTaskStateStore()
+    iagente.reply(answer(2, 0), Reply(status=401, body={"status": "error", "message": "Chave inválida"}))
+    with pytest.raises(Exception, match="401"):
+        import_op(2).execute(context(task_state_store=store))
+    assert len(iagente.requests) == 2  # chunk 0 answered and recorded; chunk 1 refused
+
+    iagente.reply(answer(2, 0))
+    summary = import_op(2).execute(context(2, task_state_store=store))
+    sent = [dict(parse_qsl(r.body.decode("ascii")))["contacts[0][email]"] for r in iagente.requests[2:]]
+    assert sent == ["caio@exemplo.com.br"] and summary["sent"] == 2  # only chunk 1 (caio, duda)
+
+    iagente.reply(answer(2, 0), Reply(status=401, body={"status": "error", "message": "Chave inválida"}))
+    with pytest.raises(Exception, match="401"):
+        import_op(2).execute(context(3, task_state_store=store))
+    iagente.reply(*[answer(1, 0)] * 4)
+    summary = import_op(1).execute(context(4, task_state_store=store))  # another split: every row again
+    assert len(iagente.requests) == 3 + 2 + 4 and summary["sent"] == 4
+
+    assert import_op(2, in_flight=3).max_in_flight == 3 == import_op(2, in_flight=3).max_in_doubt
+    assert import_op(2, in_flight=None).max_in_flight == 2  # the default
+    for wrong in (0, True, "2"):
+        with pytest.raises(EmailBRInputError, match="max_chunks_in_flight"):
+            import_op(2, in_flight=wrong)
