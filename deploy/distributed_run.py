@@ -10,7 +10,10 @@ The DAGs are in ``deploy/dags/emailbr_distributed_scenarios.py``. The scenarios,
 sandbox's state and request journal:
 
 (a) a 20,000-message emailManager batch send: the worker running it is killed with SIGKILL mid-send; the
-    retry runs on the other worker; every message is delivered exactly once;
+    retry runs on the other worker and sends what the ledger proves never left; the messages the kill left
+    ``unknown`` (at most ``L + 1`` requests) are resolved as an on-call engineer would, from the platform's
+    report, through the REST API (``emailbr.send.resolution``, then a clear); every message is delivered
+    exactly once;
 (b) a 200,000-contact IAGENTEmail import killed mid-run: the retry resumes, its ``contact/mass/add``
     requests are at most the batches left unconfirmed at the kill plus one;
 (c) a CriaEnvio campaign creation whose worker is killed right after the create request (``POST /envios``,
@@ -364,7 +367,8 @@ def retry_checks(outcome: Outcome, deployment: Deployment, dag_id: str, run_id: 
 
 
 def scenario_batch_send(deployment: Deployment, outcome: Outcome) -> None:
-    """(a) A 20,000-message emailManager batch send whose worker is killed mid-send."""
+    """(a) A 20,000-message emailManager batch send whose worker is killed mid-send, its unknown messages
+    resolved through the REST API (:func:`resolve_unknown_sends`)."""
     dag_id, task_id, run_id = "emailbr_distributed_batch_send", "send_batch", "scenario_a"
     client = deployment.sandbox.client
     addresses = [f"pessoa{i:05d}@exemplo.com.br" for i in range(BATCH_MESSAGES)]
