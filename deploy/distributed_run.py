@@ -10,7 +10,10 @@ The DAGs are in ``deploy/dags/emailbr_distributed_scenarios.py``. The scenarios,
 sandbox's state and request journal:
 
 (a) a 20,000-message emailManager batch send: the worker running it is killed with SIGKILL mid-send; the
-    retry runs on the other worker; every message is delivered exactly once;
+    retry runs on the other worker and sends what the ledger proves never left; the messages the kill left
+    ``unknown`` (at most ``L + 1`` requests) are resolved as an on-call engineer would, from the platform's
+    report, through the REST API (``emailbr.send.resolution``, then a clear); every message is delivered
+    exactly once;
 (b) a 200,000-contact IAGENTEmail import killed mid-run: the retry resumes, its ``contact/mass/add``
     requests are at most the batches left unconfirmed at the kill plus one;
 (c) a CriaEnvio campaign creation whose worker is killed right after the create request (``POST /envios``,
@@ -364,7 +367,8 @@ def retry_checks(outcome: Outcome, deployment: Deployment, dag_id: str, run_id: 
 
 
 def scenario_batch_send(deployment: Deployment, outcome: Outcome) -> None:
-    """(a) A 20,000-message emailManager batch send whose worker is killed mid-send."""
+    """(a) A 20,000-message emailManager batch send whose worker is killed mid-send, its unknown messages
+    resolved through the REST API (:func:`resolve_unknown_sends`)."""
     dag_id, task_id, run_id = "emailbr_distributed_batch_send", "send_batch", "scenario_a"
     client = deployment.sandbox.client
     addresses = [f"pessoa{i:05d}@exemplo.com.br" for i in range(BATCH_MESSAGES)]
@@ -396,6 +400,14 @@ def scenario_batch_send(deployment: Deployment, outcome: Outcome) -> None:
         state = deployment.wait_run(dag_id, run_id)
     finally:
         remove_fault(client, fault)
+    lags = send_ledger_lags(deployment, run_id)
+    say(f"the run ended {state} after the retries; lags L in force in try 1: {lags}")
+    if state != "success":
+        unknown = resolve_unknown_sends(deployment, run_id, addresses, before)
+        say(
+            f"{len(unknown)} message(s) were left unknown by the kill; resolved through the REST API, cleared"
+        )
+        state = deployment.wait_run(dag_id, run_id)
     outcome.check(state == "success", f"the run ended {state}")
     retry_checks(outcome, deployment, dag_id, run_id, task_id)
     delivered = Counter(m["To"] for m in client.state("emailmanager")["messages"][before:])
@@ -406,6 +418,53 @@ def scenario_batch_send(deployment: Deployment, outcome: Outcome) -> None:
         f"{sum(delivered.values())} deliveries to {len(delivered)} of {BATCH_MESSAGES} recipients: "
         f"{len(twice)} delivered twice or more, {len(missing)} never delivered",
     )
+
+
+#: The task and key through which the on-call engineer resolves the batch send's unknown messages.
+BATCH_DAG, BATCH_TASK, RESOLUTION_KEY = (
+    "emailbr_distributed_batch_send",
+    "send_batch",
+    "emailbr.send.resolution",
+)
+
+
+def send_ledger_lags(deployment: Deployment, run_id: str) -> list[int]:
+    """The lags ``L`` try 1 of the batch send recorded in its ledger (read through the REST API)."""
+    path = f"/api/v2/dags/{BATCH_DAG}/dagRuns/{run_id}/taskInstances/{BATCH_TASK}/state-store"
+    rows = deployment.api.call("GET", path)["task_state_store"]
+    lags = {
+        entry["l"]
+        for row in rows
+        if row["key"].startswith("emailbr.send.log.")
+        for entry in row["value"]["data"]["entries"]
+        if entry.get("t") == 1 and "l" in entry
+    }
+    return sorted(lags)
+
+
+def resolve_unknown_sends(
+    deployment: Deployment, run_id: str, addresses: list[str], before: int
+) -> list[dict[str, Any]]:
+    """Do what the failed task asks of the on-call engineer: read its unknown messages (the XCom
+    ``send_results``), check the platform's report (the sandbox's delivered messages) for each, PUT the
+    resolution ``emailbr.send.resolution`` through the REST API and clear the task; the unknown records."""
+    base = f"/api/v2/dags/{BATCH_DAG}/dagRuns/{run_id}/taskInstances/{BATCH_TASK}"
+    results = deployment.api.call("GET", f"{base}/xcomEntries/send_results", params={"deserialize": True})
+    unknown = [r for r in results["value"] if r.get("outcome") == "unknown"]
+    if not unknown:
+        raise RunFailed(f"{BATCH_TASK} failed without unknown messages: {results['value'][:3]}")
+    delivered = {m["To"] for m in deployment.sandbox.client.state("emailmanager")["messages"][before:]}
+    went_out = [r["key"] for r in unknown if addresses[int(r["key"].split(":")[0])] in delivered]
+    never = [r["key"] for r in unknown if r["key"] not in set(went_out)]
+    say(f"platform report: {len(went_out)} of the unknown messages were delivered, {len(never)} were not")
+    value = [{"outcome": o, "keys": keys} for o, keys in (("sent", went_out), ("not_sent", never)) if keys]
+    deployment.api.call("PUT", f"{base}/state-store/{RESOLUTION_KEY}", expect=(204,), json={"value": value})
+    deployment.api.call(
+        "POST",
+        f"/api/v2/dags/{BATCH_DAG}/clearTaskInstances",
+        json={"dag_run_id": run_id, "task_ids": [BATCH_TASK], "only_failed": False, "dry_run": False},
+    )
+    return unknown
 
 
 def scenario_import(deployment: Deployment, outcome: Outcome) -> None:

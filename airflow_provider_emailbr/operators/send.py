@@ -19,10 +19,13 @@ thin: they validate their parameters into a send plan of the sending layer
 - **Durable ledger** (Airflow >= 3.3, ``durable=True``, the default): attempts and outcomes are recorded in
   the task state store, which every try of the task instance shares, on any worker, and which a clear
   keeps. One intent covers a window of requests and is written before the first of them goes out; outcomes
-  are carried along with the next write (a lost outcome only turns ``sent`` into ``unknown``). A retry or a
-  cleared task skips what was confirmed sent, re-sends what certainly was not and does **not** re-send
-  ``unknown`` items, with or without ``results_path``. A store that cannot be read or written, or a corrupt
-  or foreign entry, fails the task before anything (more) is sent.
+  are carried along with the next write (a lost outcome only turns ``sent`` into ``unknown``), and request
+  ``q`` waits until the outcomes of every request before ``q - L`` are durable (the lag rule), so a retry
+  infers that later requests never left and a killed worker leaves at most ``L + 1`` requests ``unknown``.
+  A retry or a cleared task skips what was confirmed sent, re-sends what certainly was not and does **not**
+  re-send ``unknown`` items, with or without ``results_path``, until a person resolves them through the task
+  state store key ``emailbr.send.resolution`` (read once by the next try). A store that cannot be read or
+  written, or a corrupt or foreign entry, fails the task before anything (more) is sent.
 - **Results file** (``results_path``, JSON Lines, local or object storage): on Airflow 3.2 (or with
   ``durable=False``) it is the ledger; with the durable ledger it is an export written alongside it, whose
   manual marks (:func:`mark_send_results`) are honoured. As the ledger, an ``attempt`` line is written

@@ -21,7 +21,14 @@ from typing import Any
 
 from airflow_provider_emailbr.exceptions import EmailBRInputError
 from airflow_provider_emailbr.sending.base import CallResult, SendPlan
-from airflow_provider_emailbr.sending.ledger import LEDGER_FIELDS, RunIdentity, SendLedger, effective_outcome
+from airflow_provider_emailbr.sending.ledger import (
+    LEDGER_FIELDS,
+    MANUAL,
+    REQUEST_FIELDS,
+    RunIdentity,
+    SendLedger,
+    effective_outcome,
+)
 from airflow_provider_emailbr.sending.model import (
     ATTEMPT,
     NOT_SENT,
@@ -44,7 +51,7 @@ MAX_WINDOW_SECONDS = 2.0
 #: Most requests one intent covers.
 MAX_WINDOW_REQUESTS = 1000
 #: Fields of a ledger record that are not the item's public result.
-_PRIVATE_FIELDS = (*LEDGER_FIELDS, "try_number", "outcome", "slot", "resolved", "error")
+_PRIVATE_FIELDS = (*LEDGER_FIELDS, *REQUEST_FIELDS, "try_number", "outcome", "slot", "resolved", "error")
 
 
 class Tally(Record):
@@ -63,7 +70,7 @@ class Tally(Record):
 class SendResult(Record):
     """The outcome of a try: one record per item (input order) and the tally."""
 
-    __slots__ = ("items", "ledger_wait", "results", "tally", "vendor")
+    __slots__ = ("items", "ledger_wait", "resolution_hint", "results", "tally", "vendor")
 
     def __init__(
         self, vendor: str, items: list[SendItem], results: dict[str, dict[str, Any]], tally: Tally
@@ -74,11 +81,18 @@ class SendResult(Record):
         self.tally = tally
         #: Seconds the send waited for its ledger (reads, and writes not overlapped by requests).
         self.ledger_wait = 0.0
+        #: How a person resolves unknown items in the ledger used (``None``: ``mark_send_results``).
+        self.resolution_hint: str | None = None
 
     @property
     def ordered(self) -> list[dict[str, Any]]:
-        """The per-item records in input order, without bookkeeping fields."""
-        return [{k: v for k, v in self.results[i.key].items() if k not in LEDGER_FIELDS} for i in self.items]
+        """The per-item records in input order, without bookkeeping fields; an ``unknown`` one keeps its
+        item's ``key`` (what a person names to resolve it)."""
+        records = []
+        for item in self.items:
+            record = {k: v for k, v in self.results[item.key].items() if k not in LEDGER_FIELDS}
+            records.append({**record, "key": item.key} if record.get("outcome") == UNKNOWN else record)
+        return records
 
     @property
     def sent(self) -> int:
@@ -118,7 +132,13 @@ class SendResult(Record):
             lines.append(f"Refused (not sent; a retry sends them again): {_by_reason(tally.refused)}.")
         if tally.not_attempted:
             lines.append(f"Not attempted (a retry sends them): {_by_reason(tally.not_attempted)}.")
-        if tally.unknown:
+        if tally.unknown and self.resolution_hint:
+            lines.append(
+                "Unknown (the request went out, or was about to, and its answer was not recorded: they MAY "
+                f"have been delivered and are NOT re-sent automatically): {_by_reason(tally.unknown)}. "
+                f"{self.resolution_hint}"
+            )
+        elif tally.unknown:
             mark = (
                 "either mark them with airflow_provider_emailbr.operators.send.mark_send_results("
                 "results_path, dag_id=…, task_id=…, run_id=…, outcome='sent' or 'not_sent') or "
@@ -181,6 +201,11 @@ class SendEngine:
         self._check_input_unchanged(items, recorded)
         prior = self._by_item_key(recorded)
         result = SendResult(self.vendor, items, {}, Tally())
+        if self.ledger is not None:
+            started = time.monotonic()
+            self._apply_resolution(prior)
+            read_seconds += time.monotonic() - started
+            result.resolution_hint = self.ledger.resolution_hint(self.identity)
         result.ledger_wait = read_seconds
         pending = self._settle_earlier_tries(items, prior, result)
         groups = list(self.plan.groups(pending))
@@ -199,6 +224,69 @@ class SendEngine:
         return {
             item.key: recorded[name] for item in self.plan.items if (name := key_of(item.key)) in recorded
         }
+
+    def _apply_resolution(self, prior: dict[str, dict[str, Any]]) -> None:
+        """Apply, once and before any request, what a person decided about unknown items (the ledger's
+        :data:`~.ledger.RESOLUTION_KEY`): record them ``sent`` or ``not_sent`` as a manual resolution, then
+        delete the key. A key that names no unknown item fails the try before anything is sent (an item
+        already resolved the same way is accepted: a try killed between the record and the delete)."""
+        assert self.ledger is not None
+        resolutions = self.ledger.read_resolution()
+        if resolutions is None:
+            return
+        by_key = {item.key: item for item in self.plan.items}
+        unknown = [k for k in by_key if effective_outcome(prior.get(k)) == UNKNOWN]
+        lines: list[dict[str, Any]] = []
+        chosen: dict[str, str] = {}
+        for resolution in resolutions:
+            keys = list(resolution.keys) if resolution.keys is not None else unknown
+            invalid = [
+                k
+                for k in keys
+                if (k in chosen and chosen[k] != resolution.outcome)
+                or not (
+                    k in unknown
+                    or (
+                        (prior.get(k) or {}).get("resolved") == MANUAL
+                        and prior[k].get("outcome") == resolution.outcome
+                    )
+                )
+            ]
+            if invalid:
+                raise EmailBRInputError(
+                    f"{self.vendor}: the resolution's field 'keys' names {name_some(invalid, 5)}, which "
+                    f"{'is' if len(invalid) == 1 else 'are'} not (or not only) unknown items of this task "
+                    f"instance; allowed: keys of its unknown items ({name_some(unknown, 5) or 'none'}), each "
+                    "with one outcome. Nothing was sent; correct or delete the key, then clear the task."
+                )
+            for key in keys:
+                if key in unknown and key not in chosen:
+                    chosen[key] = resolution.outcome
+                    item = by_key[key]
+                    lines.append(
+                        {
+                            "key": key,
+                            **_slot(item),
+                            **self.identity.stamp(),
+                            "outcome": resolution.outcome,
+                            "resolved": MANUAL,
+                        }
+                    )
+        if lines:
+            self.ledger.write(lines)
+        self.ledger.clear_resolution()
+        for line in lines:
+            prior[line["key"]] = {
+                "outcome": line["outcome"],
+                "try_number": self.identity.try_number,
+                "resolved": MANUAL,
+            }
+        self.log.info(
+            "%s: manual resolution applied: %d unknown item(s) recorded sent, %d not_sent (sent now)",
+            self.vendor,
+            sum(1 for o in chosen.values() if o == SENT),
+            sum(1 for o in chosen.values() if o == NOT_SENT),
+        )
 
     def _settle_earlier_tries(
         self, items: list[SendItem], prior: Mapping[str, Mapping[str, Any]], result: SendResult
@@ -260,11 +348,13 @@ class SendEngine:
 
         A ledger that writes cheaply (the results file) gets an intent right before each request and each
         outcome as it arrives. A costly one (``coalesce``: the task state store) gets one intent per window
-        of requests (sized by :class:`WindowSizer`), the outcomes carried along with the next write, and its
-        writes done by one background thread (:class:`LedgerWriter`): the next window's intent is written
-        while the current window's last request is in flight, and no request of a window goes out before
-        its intent is durable. Requests of a window that were never sent (the try stopped) are recorded
-        ``not_sent`` at the end, so the next try sends them.
+        of requests (sized by :class:`WindowSizer`), the outcomes carried along with the next write, its
+        writes done by one background thread (:class:`LedgerWriter`), and the lag rule of
+        :class:`_LagGate`: the requests of the try are numbered, each intent says the lag ``L`` in force,
+        and request ``q`` is held until the outcomes of every request before ``q - L`` are durable. The
+        next window's intent is written while the current window's last request is in flight, and no
+        request of a window goes out before its intent is durable. Requests of a window that were never
+        sent (the try stopped) are recorded ``not_sent`` at the end, so the next try sends them.
         """
         remaining = deque(groups)
         total = len(groups)
@@ -277,18 +367,17 @@ class SendEngine:
         coalesce = ledger is not None and ledger.coalesce
         slots = self.concurrency if self.concurrency > 1 and len(groups) > 1 else 1
         sizer = WindowSizer(slots) if coalesce else None
-        writer = LedgerWriter(ledger, sizer) if coalesce and ledger is not None else None
+        gate = _LagGate(LedgerWriter(ledger, sizer), result) if coalesce and ledger is not None else None
         covered = 0  # groups at the head of ``remaining`` covered by an intent (written or being written)
         intent: Any = None  # the write of the intent covering them, while it may still be in progress
-        unwritten: list[dict[str, Any]] = []  # outcome lines waiting for the next write (coalesce)
-
-        numbers: dict[int, dict[str, int]] = {}  # request number of each group with an intent (coalesce)
+        numbers: dict[int, dict[str, int]] = {}  # request number and lag of each group with an intent
 
         def window_intents(size: int) -> list[dict[str, Any]]:
             lines = []
+            lag = slots + size - 1
             for group, _ in zip(remaining, range(size), strict=False):
-                if coalesce:
-                    numbers[id(group)] = {"request": len(numbers)}
+                if gate is not None:
+                    numbers[id(group)] = {"request": len(numbers), "lag": lag}
                 number = numbers.get(id(group), {})
                 lines += [
                     {"key": i.key, **_slot(i), **self.identity.stamp(), "outcome": ATTEMPT, **number}
@@ -311,14 +400,15 @@ class SendEngine:
                 while remaining and stop is None and len(in_flight) < slots:
                     if ledger is not None and covered == 0:
                         size = sizer.size(done_count) if sizer else 1
-                        lines, unwritten = unwritten + window_intents(size), []
-                        if writer is not None:
-                            intent = writer.submit(lines)
+                        if gate is not None:
+                            intent = gate.write(window_intents(size))
                         else:
                             waited = time.monotonic()
-                            ledger.write(lines)
+                            ledger.write(window_intents(size))
                             result.ledger_wait += time.monotonic() - waited
                         covered = min(size, len(remaining))
+                    if gate is not None and not gate.admits(numbers[id(remaining[0])], bool(in_flight)):
+                        break  # an earlier request's answer is needed first: wait for the calls in flight
                     if intent is not None:
                         waited = time.monotonic()
                         intent.result()  # durable before any request of its window goes out
@@ -326,10 +416,9 @@ class SendEngine:
                         intent = None
                     group = remaining.popleft()
                     covered -= 1
-                    if writer is not None and sizer is not None and covered == 0 and remaining:
+                    if gate is not None and sizer is not None and covered == 0 and remaining:
                         size = sizer.size(done_count)  # the next window's intent, while this request runs
-                        lines, unwritten = unwritten + window_intents(size), []
-                        intent = writer.submit(lines)
+                        intent = gate.write(window_intents(size))
                         covered = min(size, len(remaining))
                     if pool is None:
                         in_flight[_Done(self.plan.send(hook, group))] = group
@@ -346,9 +435,10 @@ class SendEngine:
                 for future in finished:
                     group = in_flight.pop(future)
                     records, reason = future.result()
-                    lines = self._record(group, records, result, numbers.get(id(group), {}))
-                    if coalesce:
-                        unwritten.extend(lines)
+                    number = numbers.get(id(group), {})
+                    lines = self._record(group, records, result, number)
+                    if gate is not None:
+                        gate.answered(number["request"], lines)
                     elif ledger is not None:
                         waited = time.monotonic()
                         ledger.write(lines)
@@ -375,29 +465,28 @@ class SendEngine:
             for index, group in enumerate(remaining):
                 for item in group:
                     self._not_attempted(item, f"not attempted: {stop}", result)
-                    if index < covered:  # its intent was written: say it never went out
-                        unwritten.append(
+                if gate is not None and index < covered:  # its intent was written: say it never went out
+                    number = numbers[id(group)]
+                    gate.answered(
+                        number["request"],
+                        [
                             {
                                 "key": item.key,
                                 **_slot(item),
                                 **self.identity.stamp(),
                                 "outcome": NOT_SENT,
-                                **numbers.get(id(group), {}),
+                                **number,
                             }
-                        )
-            waited = time.monotonic()
-            if writer is not None:
-                if unwritten:
-                    writer.submit(unwritten)
-                writer.drain()
-            elif unwritten and ledger is not None:
-                ledger.write(unwritten)
-            result.ledger_wait += time.monotonic() - waited
+                            for item in group
+                        ],
+                    )
+            if gate is not None:
+                gate.finish()
         finally:
             if pool is not None:
                 pool.shutdown(wait=True)
-            if writer is not None:
-                writer.close()
+            if gate is not None:
+                gate.writer.close()
         if sizer is not None and sizer.writes:
             self.log.info(
                 "%s: %d write(s) to %s took %.2f s in the background; the send waited %.2f s for its ledger",
@@ -475,6 +564,106 @@ class LedgerWriter:
     def close(self) -> None:
         """Stop the thread once the queued writes ran."""
         self._pool.shutdown(wait=True)
+
+
+class _LagGate:
+    """The lag rule of a costly ledger: request ``q`` of a try goes out only once the outcomes of every
+    request ``r < q - L`` are durable, ``L`` being the lag its intent records (``"l"``).
+
+    It is what lets a retry tell "never left" from "may have been delivered" after a worker was killed:
+    when the ledger holds no outcome for some request ``r``, no request beyond ``r + L`` can have been sent
+    (:meth:`~airflow_provider_emailbr.sending.ledger.StateLedger.latest` infers them ``not_sent``), so at most
+    ``L + 1`` requests are left ``unknown``. ``L`` is the calls in flight plus the window minus one: the
+    outcomes ride along with the next window's intent, so in steady sending the gate never holds anything
+    and costs no write. It also owns the outcomes waiting for that next write. When it does hold a request
+    (an earlier call is slow, or the last window's intent carried too little), it forces a write of the
+    outcomes it has and waits for it rather than for an intent that may never come; it only asks the engine
+    to wait for answers when the missing outcome belongs to a call still in flight, so it cannot deadlock.
+    """
+
+    __slots__ = (
+        "_answered_pending",
+        "_durable",
+        "_unwritten",
+        "_writes",
+        "result",
+        "settled_below",
+        "writer",
+    )
+
+    def __init__(self, writer: LedgerWriter, result: SendResult) -> None:
+        self.writer = writer
+        self.result = result
+        #: Every request below this number has a durable outcome.
+        self.settled_below = 0
+        self._durable: set[int] = set()  # requests above ``settled_below`` whose outcomes are durable
+        self._unwritten: list[dict[str, Any]] = []  # outcome lines waiting for the next write
+        self._answered_pending: list[int] = []  # the requests those lines answer
+        self._writes: deque[tuple[Any, list[int]]] = deque()  # submitted writes, the requests they settle
+
+    def answered(self, request: int, lines: list[dict[str, Any]]) -> None:
+        """Keep the outcome lines of ``request`` for the next write."""
+        self._unwritten.extend(lines)
+        self._answered_pending.append(request)
+
+    def write(self, intents: list[dict[str, Any]]) -> Any:
+        """Submit one write: the outcomes kept so far, then ``intents``; the future of its durability."""
+        lines, self._unwritten = self._unwritten + intents, []
+        future = self.writer.submit(lines)
+        self._writes.append((future, self._answered_pending))
+        self._answered_pending = []
+        return future
+
+    def admits(self, number: Mapping[str, int], anything_in_flight: bool) -> bool:
+        """Whether the request ``number`` (its ``request`` and ``lag``) may go out now.
+
+        When it may not, the kept outcomes are written and every submitted write waited for; ``False``
+        then means an outcome it needs belongs to a call still in flight (``anything_in_flight``).
+        """
+        request, lag = number["request"], number["lag"]
+        self._settle()
+        if self.settled_below >= request - lag:
+            return True
+        waited = time.monotonic()
+        self._wait_for_writes()  # the writes in progress (the window's intent) may carry the outcomes
+        if self.settled_below < request - lag and self._answered_pending:
+            self.write([])  # force a write of the outcomes kept, rather than wait for a next intent
+            self._wait_for_writes()
+        self.result.ledger_wait += time.monotonic() - waited
+        if self.settled_below >= request - lag:
+            return True
+        if not anything_in_flight:  # every earlier request was sent and answered: this cannot happen
+            raise RuntimeError(
+                f"send engine: request {request} held for request {self.settled_below}, which is neither "
+                "answered nor in flight"
+            )
+        return False
+
+    def _wait_for_writes(self) -> None:
+        """Wait until every submitted write is durable (raising the store's error: nothing more is sent
+        without a record)."""
+        while self._writes:
+            self._writes[0][0].result()
+            self._settle()
+
+    def finish(self) -> None:
+        """Write the outcomes still kept and wait until every write is durable."""
+        waited = time.monotonic()
+        if self._unwritten:
+            self.write([])
+        self.writer.drain()
+        self._settle()
+        self.result.ledger_wait += time.monotonic() - waited
+
+    def _settle(self) -> None:
+        """Count the requests whose outcomes' writes are done (writes complete in order)."""
+        while self._writes and self._writes[0][0].done():
+            future, requests = self._writes.popleft()
+            future.result()
+            self._durable.update(requests)
+            while self.settled_below in self._durable:
+                self._durable.discard(self.settled_below)
+                self.settled_below += 1
 
 
 class WindowSizer:

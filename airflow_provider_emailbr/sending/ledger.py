@@ -48,6 +48,10 @@ log = logging.getLogger(__name__)
 
 #: Bookkeeping fields of a results line, kept out of the XCom records.
 LEDGER_FIELDS = ("key", "dag_id", "task_id", "run_id", "map_index", "at")
+#: Fields the engine adds to its lines for a ledger that numbers requests (never in the results file).
+REQUEST_FIELDS = ("request", "lag")
+#: ``resolved`` of a record a person decided (``mark_send_results`` or the resolution key).
+MANUAL = "manual"
 
 
 class SendLedger(Protocol):
@@ -70,6 +74,15 @@ class SendLedger(Protocol):
 
     def write(self, records: Sequence[Mapping[str, Any]]) -> None:
         """Persist ``records`` now."""
+
+    def read_resolution(self) -> list[ManualResolution] | None:
+        """The resolution of unknown items a person left for the next try (:data:`RESOLUTION_KEY`), if any."""
+
+    def clear_resolution(self) -> None:
+        """Delete that resolution once it is applied (recorded in the ledger)."""
+
+    def resolution_hint(self, identity: RunIdentity) -> str | None:
+        """How a person resolves this ledger's unknown items (``None``: :func:`mark_send_results`)."""
 
 
 def open_ledger(
@@ -232,6 +245,17 @@ class ResultsLog:
                 log.debug("results_path %s: fsync not available; flushed only", self.location)
         self._ends_with_newline = True
 
+    def read_resolution(self) -> list[ManualResolution] | None:
+        """A results file is resolved by :func:`mark_send_results`, read back as its lines."""
+        return None
+
+    def clear_resolution(self) -> None:
+        """Nothing to delete: the file's manual marks are lines of the ledger."""
+
+    def resolution_hint(self, identity: RunIdentity) -> str | None:
+        """The file's way: :func:`mark_send_results` (worded by the send's summary)."""
+        return None
+
 
 #: Task state namespace and entry kind of a send's durable ledger.
 STATE_NAMESPACE = "send"
@@ -240,6 +264,10 @@ STATE_KIND = "send-ledger"
 MAX_STATE_TEXT = 160
 #: Most items one ledger entry names (about 15,000 characters with their slots: well inside a chunk).
 MAX_ENTRY_KEYS = 1000
+#: Task state key (``emailbr.send.resolution``) through which a person resolves a send's unknown items.
+RESOLUTION_KEY = "resolution"
+#: Why a request is inferred never to have left (the error of its items' ``not_sent`` record).
+NEVER_LEFT = "never sent: the try stopped before this request went out"
 
 
 def item_digest(key: str) -> str:
@@ -283,16 +311,24 @@ class StateLedger:
         return item_digest(key)
 
     def latest(self, identity: RunIdentity) -> dict[str, dict[str, Any]]:
-        """The last record per item digest (the store is already scoped to the task instance)."""
+        """The last record per item digest (the store is already scoped to the task instance), with the
+        requests that never left inferred ``not_sent`` (:func:`_infer_never_sent`)."""
         from airflow_provider_emailbr.exceptions import EmailBRStateCorruptError
 
         latest: dict[str, dict[str, Any]] = {}
         slots: dict[str, Any] = {}
         requests: dict[tuple[Any, Any], list[str]] = {}
+        lags: dict[tuple[Any, Any], int] = {}
+        intents: dict[tuple[Any, Any], list[dict[str, Any]]] = {}  # each request's intent records
+        answered: set[tuple[Any, str]] = set()  # (try, digest) whose outcome that try recorded
         for entry in self.log.read():
             keys = entry.get("k") if isinstance(entry, dict) else None
             entry_slots = entry.get("s") if isinstance(entry, dict) else None
-            readable = isinstance(entry, dict) and isinstance(entry.get("o"), str)
+            readable = (
+                isinstance(entry, dict)
+                and isinstance(entry.get("o"), str)
+                and (entry.get("l") is None or (isinstance(entry["l"], int) and entry["l"] >= 0))
+            )
             if readable and keys is None and entry["o"] != ATTEMPT:
                 keys = requests.get((entry.get("t"), entry.get("q")))
             if (
@@ -307,15 +343,24 @@ class StateLedger:
                     f"A send ledger entry in the task state store is not readable ({str(entry)[:80]!r}); "
                     "nothing was sent on a guess."
                 )
-            if entry["o"] == ATTEMPT and "q" in entry:
-                requests.setdefault((entry.get("t"), entry["q"]), []).extend(keys)
+            request = (entry.get("t"), entry.get("q"))
             base: dict[str, Any] = {"outcome": entry["o"], "try_number": entry.get("t")}
             if entry.get("e"):
                 base["error"] = entry["e"]
+            if entry.get("r") == MANUAL:
+                base["resolved"] = MANUAL
+            if entry["o"] == ATTEMPT and "q" in entry:
+                requests.setdefault(request, []).extend(keys)
+                intents.setdefault(request, []).append(base)
+                if entry.get("l") is not None:
+                    lags[request] = entry["l"]
+            elif entry["o"] != ATTEMPT and entry.get("r") != MANUAL:
+                answered.update((entry.get("t"), digest) for digest in keys)
             for position, digest in enumerate(keys):
                 if entry_slots is not None and entry_slots[position] is not None:
                     slots[digest] = entry_slots[position]
                 latest[digest] = base
+        _infer_never_sent(latest, requests, lags, intents, answered)
         for digest, slot in slots.items():
             latest[digest] = {**latest[digest], "slot": slot}
         return latest
@@ -333,6 +378,8 @@ class StateLedger:
             for start in range(0, len(intents), MAX_ENTRY_KEYS):
                 part = intents[start : start + MAX_ENTRY_KEYS]
                 entry: dict[str, Any] = {"t": try_number, "o": ATTEMPT, "q": request, "k": []}
+                if part[0].get("lag") is not None:
+                    entry["l"] = part[0]["lag"]
                 entry["k"] = [item_digest(str(r["key"])) for r in part]
                 if any(r.get("slot") is not None for r in part):
                     entry["s"] = [r.get("slot") for r in part]
@@ -347,6 +394,7 @@ class StateLedger:
                 request is not None
                 and len(kinds) == 1
                 and len(outcomes) == self._sizes.get((try_number, request))
+                and not any(r.get("resolved") for r in outcomes)
             ):
                 ((outcome, error),) = kinds
                 whole: dict[str, Any] = {"t": try_number, "o": outcome, "q": request}
@@ -355,15 +403,131 @@ class StateLedger:
                 entries.append(whole)
                 continue
             for record in outcomes:
-                kind = (try_number, record.get("outcome"), _state_error(record))
+                manual = record.get("resolved") == MANUAL
+                kind = (try_number, record.get("outcome"), _state_error(record), manual)
                 listed = loose.get(kind)
                 if listed is None or len(listed["k"]) >= MAX_ENTRY_KEYS:
                     listed = loose[kind] = {"t": try_number, "o": kind[1], "k": []}
                     if kind[2]:
                         listed["e"] = kind[2]
+                    if manual:
+                        listed["r"] = MANUAL
                     entries.append(listed)
                 listed["k"].append(item_digest(str(record["key"])))
         self.log.append(entries)
+
+    def read_resolution(self) -> list[ManualResolution] | None:
+        """What a person set under :data:`RESOLUTION_KEY` (one store read), checked; ``None`` if unset."""
+        stored = self.log.state.get_raw(RESOLUTION_KEY)
+        if stored is None:
+            return None
+        where = self.log.state.full_key(RESOLUTION_KEY)
+        if isinstance(stored, list) and stored:
+            return [ManualResolution.parse(v, where=f"{where} (item {n})") for n, v in enumerate(stored)]
+        return [ManualResolution.parse(stored, where=where)]
+
+    def clear_resolution(self) -> None:
+        """Delete :data:`RESOLUTION_KEY` (after its outcome was recorded: applied once)."""
+        self.log.state.delete(RESOLUTION_KEY)
+
+    def resolution_hint(self, identity: RunIdentity) -> str | None:
+        """The REST call that resolves this task instance's unknown items, and what happens next."""
+        from urllib.parse import quote
+
+        key = self.log.state.full_key(RESOLUTION_KEY)
+        path = (
+            f"/api/v2/dags/{quote(identity.dag_id, safe='')}/dagRuns/{quote(identity.run_id, safe='')}"
+            f"/taskInstances/{quote(identity.task_id, safe='')}/state-store/{key}"
+        )
+        if identity.map_index >= 0:
+            path += f"?map_index={identity.map_index}"
+        return (
+            f"To resolve, check the platform's delivery report, then tell the next try what happened: set "
+            f"the task state store key {key} of this task instance through Airflow's REST API, PUT {path} "
+            '(body: {"value": {"outcome": "sent" or "not_sent", "keys": [...]}}, "keys" being the '
+            'unknown items\' "key" in the XCom \'send_results\'; leave "keys" out to resolve every unknown '
+            "item; a list of such objects resolves some items as sent and others as not_sent at once), "
+            "then clear the task instance. Its next try applies the resolution "
+            "once, before any request: not_sent items are sent, sent ones are skipped (or run again with "
+            "resend_unknown=True to send every unknown item again)."
+        )
+
+
+class ManualResolution(NamedTuple):
+    """What a person decided about unknown items: ``outcome`` (``sent`` or ``not_sent``) for ``keys``
+    (item keys as in the XCom ``send_results``; ``None``: every unknown item)."""
+
+    outcome: str
+    keys: tuple[str, ...] | None
+
+    @classmethod
+    def parse(cls, value: Any, *, where: str) -> ManualResolution:
+        """Check a stored value, raising :class:`EmailBRInputError` naming the field, the value and what
+        is allowed (before any request of the try)."""
+        allowed = '{"outcome": "sent" or "not_sent", "keys": [item keys, optional]} or a list of them'
+        if not isinstance(value, Mapping):
+            raise EmailBRInputError(
+                f"{where}: the value {str(value)[:80]!r} is not an object; allowed: {allowed}. "
+                "Nothing was sent."
+            )
+        extra = sorted(set(value) - {"outcome", "keys"})
+        if extra:
+            raise EmailBRInputError(
+                f"{where}: field(s) {', '.join(map(repr, extra))} are not allowed; allowed: {allowed}. "
+                "Nothing was sent."
+            )
+        outcome = value.get("outcome")
+        if outcome not in (SENT, NOT_SENT):
+            raise EmailBRInputError(
+                f"{where}: field 'outcome' is {outcome!r}; allowed: 'sent' (they were delivered: skip "
+                "them) or 'not_sent' (they were not: send them). Nothing was sent."
+            )
+        keys = value.get("keys")
+        if keys is None and "keys" not in value:
+            return cls(outcome, None)
+        if not isinstance(keys, list) or not keys or not all(isinstance(k, str) and k for k in keys):
+            raise EmailBRInputError(
+                f"{where}: field 'keys' is {str(keys)[:120]!r}; allowed: a non-empty list of item keys "
+                "(strings, the \"key\" of the unknown records in the XCom 'send_results'), or no 'keys' "
+                "field for every unknown item. Nothing was sent."
+            )
+        return cls(outcome, tuple(dict.fromkeys(keys)))
+
+
+def _infer_never_sent(
+    latest: dict[str, dict[str, Any]],
+    requests: Mapping[tuple[Any, Any], list[str]],
+    lags: Mapping[tuple[Any, Any], int],
+    intents: Mapping[tuple[Any, Any], list[dict[str, Any]]],
+    answered: set[tuple[Any, str]],
+) -> None:
+    """Turn into ``not_sent`` the items of requests that the lag rule proves never left.
+
+    A try's request ``q`` went out only once the outcomes of every request ``r < q - l`` were durable
+    (``l``: the lag its intent records; the engine's ``_LagGate``). So if the try's earliest request
+    without a complete outcome is ``m``, every request ``q > m + l`` never left: its items are ``not_sent``
+    (sent by the next try), not ``unknown``. Only items whose last record is still that intent change. The
+    inference assumes the try that wrote the intents is over (a retry or a cleared task runs after it).
+    """
+    by_try: dict[Any, list[Any]] = {}
+    for try_number, number in requests:
+        if isinstance(number, int):
+            by_try.setdefault(try_number, []).append(number)
+    for try_number, numbers in by_try.items():
+        unanswered = [
+            q for q in numbers if any((try_number, d) not in answered for d in requests[(try_number, q)])
+        ]
+        if not unanswered:
+            continue
+        first = min(unanswered)
+        for q in numbers:
+            lag = lags.get((try_number, q))
+            if lag is None or q - lag <= first:
+                continue
+            never_left = {"outcome": NOT_SENT, "try_number": try_number, "error": NEVER_LEFT}
+            for digest in requests[(try_number, q)]:
+                if any(latest.get(digest) is intent for intent in intents[(try_number, q)]):
+                    latest[digest] = never_left
 
 
 def _state_error(record: Mapping[str, Any]) -> str | None:
@@ -399,14 +563,26 @@ class ExportedLedger:
         latest = self.durable.latest(identity)
         for key, record in self.results.latest(identity).items():
             digest = item_digest(key)
-            if digest not in latest or record.get("resolved") == "manual":
+            if digest not in latest or record.get("resolved") == MANUAL:
                 latest[digest] = record
         return latest
 
     def write(self, records: Sequence[Mapping[str, Any]]) -> None:
         """The store first (the authority), then the file (its lines as on Airflow 3.2)."""
         self.durable.write(records)
-        self.results.write([{k: v for k, v in r.items() if k != "request"} for r in records])
+        self.results.write([{k: v for k, v in r.items() if k not in REQUEST_FIELDS} for r in records])
+
+    def read_resolution(self) -> list[ManualResolution] | None:
+        """The resolution a person left in the store (the file's own marks are read by :meth:`latest`)."""
+        return self.durable.read_resolution()
+
+    def clear_resolution(self) -> None:
+        """Delete the applied resolution from the store."""
+        self.durable.clear_resolution()
+
+    def resolution_hint(self, identity: RunIdentity) -> str | None:
+        """How a person resolves unknown items: through the store (the file's marks also work)."""
+        return self.durable.resolution_hint(identity)
 
 
 def mark_send_results(
@@ -441,6 +617,6 @@ def mark_send_results(
     records = []
     for key in chosen:
         public = {k: v for k, v in latest[key].items() if k not in (*LEDGER_FIELDS, "try_number", "error")}
-        records.append({**public, "key": key, **identity.stamp(), "outcome": outcome, "resolved": "manual"})
+        records.append({**public, "key": key, **identity.stamp(), "outcome": outcome, "resolved": MANUAL})
     ledger.write(records)
     return chosen

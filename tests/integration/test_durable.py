@@ -141,3 +141,55 @@ def test_an_import_retried_after_a_crash_sends_exactly_the_calls_not_recorded(sa
     members = [c["email"] for c in sandbox.state("iagente")["contacts"] if group_id in c["groups"]]
     assert len(members) == 6000 and len(set(members)) == 6000
     assert "import_contacts" not in state_rows("durable_import")  # a finished import forgets its checkpoint
+
+
+def set_task_state(dag_id: str, task_id: str, key: str, value: Any) -> None:
+    """Set a task state store key as ``PUT /api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/
+    state-store/{key}`` does (the route's own backend call), for the only run of ``dag_id``."""
+    import json
+
+    from airflow._shared.state import TaskScope
+    from airflow.models.dagrun import DagRun
+    from airflow.state.metastore import _get_db_backend
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        (run,) = session.query(DagRun).filter(DagRun.dag_id == dag_id).all()
+        scope = TaskScope(dag_id=dag_id, run_id=run.run_id, task_id=task_id, map_index=-1)
+        _get_db_backend().set(scope, key, json.dumps(value), expires_at=None, session=session)
+
+
+def test_a_send_killed_mid_send_then_resolved_by_a_person_delivers_each_message_exactly_once(sandbox):
+    pytest.importorskip("airflow.sdk.execution_time.context", reason="needs Airflow 3.3")
+    when = datetime(2026, 4, 3, 12, tzinfo=timezone.utc)
+
+    first = run_dag(DAGS / "durable_killed_send.py", "durable_killed_send", logical_date=when, run_after=when)
+
+    # Try 1 died mid-send; try 2 sent what never left and reports the rest unknown, with their keys.
+    assert first.task_states == {"send": "failed"} and tries("durable_killed_send") == {"send": 2}
+    counts = delivered(sandbox)["emailmanager"]
+    assert set(counts.values()) == {1}  # nothing twice
+    unknown = [r for r in first.xcom("send", "send_results") if r["outcome"] == "unknown"]
+
+    def address(record: dict[str, Any]) -> str:  # emailManager keys are "<input position>:<hash>"
+        return f"pessoa{int(record['key'].split(':')[0]):04d}@exemplo.com.br"
+
+    assert unknown and set(counts) | {address(r) for r in unknown} == {
+        f"pessoa{i:04d}@exemplo.com.br" for i in range(60)
+    }  # nothing lost: delivered once, or unknown
+
+    # The on-call engineer checks the platform's report, sets the resolution, clears the task.
+    went_out = [r["key"] for r in unknown if address(r) in counts]
+    never = [r["key"] for r in unknown if address(r) not in counts]
+    resolution = [{"outcome": o, "keys": k} for o, k in (("sent", went_out), ("not_sent", never)) if k]
+    set_task_state("durable_killed_send", "send", "emailbr.send.resolution", resolution)
+    with keeping_the_run():
+        again = run_dag(
+            DAGS / "durable_killed_send.py", "durable_killed_send", logical_date=when, run_after=when
+        )
+
+    assert again.task_states == {"send": "success"}
+    final = delivered(sandbox)["emailmanager"]
+    assert len(final) == 60 and set(final.values()) == {1}
+    keys = [key for key, _, _ in state_rows("durable_killed_send")["send"]]
+    assert "emailbr.send.resolution" not in keys  # applied once, then deleted

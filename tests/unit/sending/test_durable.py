@@ -147,7 +147,8 @@ def test_store_keeps_no_addresses_and_wraps_every_chunk_in_an_envelope():
     chunk = json.loads(store.values["emailbr.send.log.0"])
     assert chunk["emailbr"] == STATE_KIND and chunk["v"] == 1 and chunk["data"]["n"] == 0
     entries = chunk["data"]["entries"]
-    assert entries[0] == {"t": 1, "o": ATTEMPT, "q": 0, "k": [item_digest("to:p0@exemplo.com.br")]}
+    # the intent records the lag in force ("l": one call in flight, windows of one request)
+    assert entries[0] == {"t": 1, "o": ATTEMPT, "q": 0, "l": 1, "k": [item_digest("to:p0@exemplo.com.br")]}
     # a request whose items all ended alike is recorded by its number, without naming them again
     assert {"t": 1, "o": SENT, "q": 0} in entries
     assert all("k" not in e for e in entries if e["o"] != ATTEMPT)
