@@ -56,6 +56,7 @@ from airflow_provider_emailbr.importing.rows import (
     FieldSpec,
     RowNormaliser,
     RowRejected,
+    collection_paused,
     raw_email,
     safe_row,
 )
@@ -647,19 +648,20 @@ class BaseImportContactsOperator(BaseOperator):
         rows = enumerate(source.rows(), start=1)
         stats = run.stats
         for batch_number in itertools.count():
-            batch = list(itertools.islice(rows, self.batch_size))
-            if not batch:
-                return
-            if batch_number == 0 and source.fixed_columns:
-                normaliser.check_columns(batch[0][1])
-            valid = []
-            for number, raw in batch:
-                stats.received += 1
-                try:
-                    valid.append(normaliser.normalise(number, raw))
-                except RowRejected as err:
-                    run.reject(number, raw_email(raw), err.reason, err.message, data=safe_row(raw))
-            stats.valid += len(valid)
+            with collection_paused():  # not across the yield: the caller's work is not paused
+                batch = list(itertools.islice(rows, self.batch_size))
+                if not batch:
+                    return
+                if batch_number == 0 and source.fixed_columns:
+                    normaliser.check_columns(batch[0][1])
+                valid = []
+                for number, raw in batch:
+                    stats.received += 1
+                    try:
+                        valid.append(normaliser.normalise(number, raw))
+                    except RowRejected as err:
+                        run.reject(number, raw_email(raw), err.reason, err.message, data=safe_row(raw))
+                stats.valid += len(valid)
             yield ImportBatch(batch_number, batch[-1][0], valid)
 
     def stage(

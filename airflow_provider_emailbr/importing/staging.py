@@ -1,15 +1,20 @@
 """The staged source of one import run, on disk, and its difference with the last synced snapshot.
 
-Every valid contact of the source is written to a temporary SQLite table keyed by its lower-cased address
-before anything is sent, so memory stays constant and a contact is sent at most once per run: a later row
-of the same address replaces the values of an earlier one (the last row wins) and keeps the first spelling
-of the address. Each staged contact carries two hashes, of its mapped platform fields and of its custom
-fields, so comparing the run with the previous snapshot (attached read-only as ``old``) says which contacts
+Every valid contact of the source is written to a temporary SQLite file before anything is sent, so memory
+stays constant and a contact is sent at most once per run: a later row of the same address (compared
+lower-cased) replaces the values of an earlier one (the last row wins) and keeps the first spelling of the
+address.
+
+Each read batch is stored once, as one flat JSON array ``[row, fields, custom, row, fields, custom, …]`` in
+the ``batches`` table, and decoded once when its contacts are sent. The ``staged`` table holds one row per
+distinct address: the order of its first appearance (``seq``), its key (the lower-cased address), its first
+spelling only when that differs from the key, two hashes (of its mapped platform fields and of its custom
+fields; empty when the run keeps no snapshot) and where its winning row is (``batch``, ``pos``). Comparing
+the run with the previous snapshot (attached read-only as ``old``) says from the hashes alone which contacts
 are new, changed, unchanged or gone, without reading any of them into memory.
 
-Each batch goes to SQLite as one JSON array, inserted by one statement on a second thread while the next
-batch is validated (SQLite runs a statement without Python's lock). A run that keeps no snapshot computes
-no hashes.
+Both statements of a batch run on a second thread while the next batch is validated (SQLite runs a
+statement without Python's lock).
 
 As the platform confirms contacts (sent or removed), :meth:`Staging.confirm` and :meth:`Staging.removed`
 record it; :meth:`Staging.write_snapshot` then writes the next snapshot: the previous one, with what was
@@ -24,12 +29,13 @@ import json
 import os
 import sqlite3
 import tempfile
+from collections import Counter, OrderedDict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import date
 from typing import Any, NamedTuple
 
-from airflow_provider_emailbr.importing.rows import Contact, FieldSpec
+from airflow_provider_emailbr.importing.rows import Contact, FieldSpec, collection_paused
 from airflow_provider_emailbr.utils.privacy import mask_email
 
 #: Bytes of each hash: a false "unchanged" needs a 64-bit collision on one contact.
@@ -39,8 +45,9 @@ READ_CHUNK = 1000
 
 _SCHEMA = (
     "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA cache_size=-8192; PRAGMA temp_store=FILE;"
-    "CREATE TABLE staged (key TEXT NOT NULL UNIQUE, email TEXT NOT NULL, row INTEGER NOT NULL,"
-    " fields TEXT NOT NULL, custom TEXT NOT NULL, fhash BLOB NOT NULL, chash BLOB NOT NULL);"
+    "CREATE TABLE batches (id INTEGER PRIMARY KEY, size INTEGER NOT NULL, contacts TEXT NOT NULL);"
+    "CREATE TABLE staged (seq INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE, email TEXT,"
+    " fhash BLOB NOT NULL, chash BLOB NOT NULL, batch INTEGER NOT NULL, pos INTEGER NOT NULL);"
     "CREATE TABLE done (key TEXT PRIMARY KEY, email TEXT, fhash BLOB, chash BLOB, platform_id TEXT)"
     " WITHOUT ROWID;"
 )
@@ -48,19 +55,32 @@ _EMPTY_OLD = (
     "CREATE TABLE old.contacts (key TEXT PRIMARY KEY, email TEXT, fhash BLOB NOT NULL, chash BLOB NOT NULL,"
     " platform_id TEXT) WITHOUT ROWID;"
 )
-_UPSERT_BULK = (
-    "INSERT INTO staged (key, email, row, fields, custom, fhash, chash)"
-    " SELECT value ->> 0, value ->> 1, value ->> 2, value {fields} 3, value ->> 4,"
+_INSERT_BATCH = "INSERT INTO batches (id, size, contacts) VALUES (?, ?, ?)"
+#: One statement per batch: ``?1`` is a JSON array of the batch's addresses, each its key or, when spelt
+#: otherwise, ``[key, spelling]``; ``?2`` the hashes (16 bytes a contact, custom fields' zeroed when there
+#: are none; empty when not hashed); ``?3`` the batch. A known key keeps its place and first spelling.
+_UPSERT_KEYS = (
+    "INSERT INTO staged (key, email, fhash, chash, batch, pos)"
+    " SELECT CASE type WHEN 'text' THEN value ELSE value ->> 0 END,"
+    " CASE type WHEN 'text' THEN NULL ELSE value ->> 1 END,"
     " COALESCE(substr(?2, key * 16 + 1, 8), X''),"
-    " CASE value ->> 4 WHEN '' THEN X'' ELSE COALESCE(substr(?2, key * 16 + 9, 8), X'') END"
-    " FROM json_each(?1)"
-    " WHERE true ON CONFLICT(key) DO UPDATE SET row = excluded.row, fields = excluded.fields,"
-    " custom = excluded.custom, fhash = excluded.fhash, chash = excluded.chash"
+    " COALESCE(NULLIF(substr(?2, key * 16 + 9, 8), zeroblob(8)), X''),"
+    " ?3, key FROM json_each(?1)"
+    " WHERE true ON CONFLICT(key) DO UPDATE SET fhash = excluded.fhash, chash = excluded.chash,"
+    " batch = excluded.batch, pos = excluded.pos"
 )
-#: The hashes of a batch whose contacts are not hashed (bound as NULL: each hash is then ``X''``).
-_NO_HASHES = b""
 #: The custom-field hash of a contact without custom fields (the staged value is ``X''`` then).
 _NO_CUSTOM_HASH = bytes(HASH_BYTES)
+#: Values per contact in a stored batch: row, platform fields, custom fields.
+_STRIDE = 3
+#: Decoded batches kept while sending (staged contacts come in order of first appearance, so the batches
+#: they point at mostly follow one another).
+_DECODED_KEPT = 4
+#: A batch is decoded whole when at least this share of it is wanted at once (else the wanted contacts
+#: are cut out of it by SQLite, e.g. the last rows of a few scattered duplicates).
+_WHOLE_BATCH_SHARE = 0.25
+#: Keys or batch ids per ``IN (…)`` query (well under SQLite's bound-parameter limit).
+_LOOKUP_CHUNK = 500
 #: A staged contact that differs from the previous snapshot (or is not in it).
 _DIFFERS = "(o.key IS NULL OR o.fhash != s.fhash OR o.chash != s.chash)"
 
@@ -121,8 +141,88 @@ _SORTED = json.JSONEncoder(
 ).encode
 
 
+ContactValues = tuple[int, dict[str, Any], dict[str, Any]]
+"""A stored contact's source row, platform fields and custom fields."""
+
+
+class StoredBatches:
+    """Reads staged contacts' values back from their stored batches, for one pass over the staged source.
+
+    A batch wanted in good part (:data:`_WHOLE_BATCH_SHARE`) is decoded whole, in one JSON parse, and kept
+    for the next reads of the pass (the :data:`_DECODED_KEPT` latest used); from any other, SQLite cuts out
+    just the contacts wanted (the last rows of a few scattered duplicates). Each contact's values are
+    handed out once per pass (its dates are restored in place).
+
+    :param db: the staging connection.
+    :param dates: the names of the platform's date fields.
+    """
+
+    def __init__(self, db: sqlite3.Connection, dates: Sequence[str]) -> None:
+        self._db = db
+        self._dates = dates
+        self._decoded: OrderedDict[int, list[Any]] = OrderedDict()
+
+    def values_at(self, located: Sequence[tuple[int, int, int]]) -> list[ContactValues]:
+        """The values of the contacts at ``(batch, position, batch size)``, in that order."""
+        wanted = Counter(batch_id for batch_id, _, _ in located)
+        sizes = {batch_id: size for batch_id, _, size in located}
+        self._decode(
+            [
+                batch_id
+                for batch_id, count in wanted.items()
+                if batch_id in self._decoded or count >= sizes[batch_id] * _WHOLE_BATCH_SHARE
+            ]
+        )
+        decoded = self._decoded
+        cut_out = iter(self._cut_out([(b, pos) for b, pos, _ in located if b not in decoded]))
+        values = []
+        for batch_id, pos, _ in located:
+            batch = decoded.get(batch_id)
+            if batch is None:
+                values.append(next(cut_out))
+            else:
+                start = pos * _STRIDE
+                values.append(self._restored(*batch[start : start + _STRIDE]))
+        while len(decoded) > _DECODED_KEPT:
+            decoded.popitem(last=False)
+        return values
+
+    def _decode(self, batch_ids: Sequence[int]) -> None:
+        """Decode the batches ``batch_ids`` not decoded yet; mark them all as the latest used."""
+        missing = [batch_id for batch_id in batch_ids if batch_id not in self._decoded]
+        for start in range(0, len(missing), _LOOKUP_CHUNK):
+            chunk = missing[start : start + _LOOKUP_CHUNK]
+            marks = ",".join("?" * len(chunk))
+            query = f"SELECT id, contacts FROM batches WHERE id IN ({marks})"
+            for batch_id, text in self._db.execute(query, chunk).fetchall():
+                self._decoded[batch_id] = json.loads(text)
+        for batch_id in batch_ids:
+            self._decoded.move_to_end(batch_id)
+
+    def _cut_out(self, located: Sequence[tuple[int, int]]) -> list[ContactValues]:
+        """The values of single contacts at ``(batch, position)``, cut out by SQLite, decoded together."""
+        if not located:
+            return []
+        query = "SELECT json_extract(contacts, ?, ?, ?) FROM batches WHERE id = ?"
+        texts = []
+        for batch_id, pos in located:
+            start = pos * _STRIDE
+            paths = (f"$[{start}]", f"$[{start + 1}]", f"$[{start + 2}]")
+            texts.append(self._db.execute(query, (*paths, batch_id)).fetchone()[0])
+        return [self._restored(*values) for values in json.loads(f"[{','.join(texts)}]")]
+
+    def _restored(self, row: int, fields: dict[str, Any], custom: dict[str, Any]) -> ContactValues:
+        """A stored contact's values with its dates back as dates."""
+        for name in self._dates:
+            text = fields.get(name)
+            if text is not None:
+                fields[name] = date.fromisoformat(text)
+        return row, fields, custom
+
+
 class Staging:
-    """The temporary on-disk tables of one run: staged contacts, confirmations, the previous snapshot.
+    """The temporary on-disk tables of one run: stored batches, staged contacts, confirmations, the
+    previous snapshot.
 
     :param fields_spec: the platform's fields (dates are restored from their ISO text).
     :param previous: a local snapshot file to compare with (read-only), or ``None`` for none.
@@ -140,7 +240,7 @@ class Staging:
         self._db = sqlite3.connect(
             f"file:{self.path}", uri=True, check_same_thread=False, isolation_level=None
         )
-        #: the staging thread: one statement at a time, each after the one before
+        #: the staging thread: one batch at a time, each after the one before
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="emailbr-staging")
         self._writing: Future[Any] | None = None
         self.db.executescript(_SCHEMA)
@@ -152,6 +252,7 @@ class Staging:
             self.db.executescript(_EMPTY_OLD)
         self.db.execute("BEGIN")
         self.staged_rows = 0
+        self._batches_stored = 0
 
     def __enter__(self) -> Staging:
         return self
@@ -182,40 +283,61 @@ class Staging:
     def stage(self, contacts: Iterable[Contact]) -> None:
         """Add valid contacts; a known address takes the later row's values under its first spelling.
 
-        The batch is encoded here as one JSON array of ``[key, email, row, fields, custom]`` (with the
-        hashes, when kept, in one blob beside it), then inserted by one statement on the staging thread while
-        the caller validates the next batch.
+        The batch is encoded here (one flat JSON array of its values, one of its addresses and, when kept,
+        one blob of its hashes), then stored by :meth:`_write` on the staging thread while the caller
+        validates the next batch.
         """
         try:
-            statement, encoded, blob, count = self._encode(contacts)
+            with collection_paused():
+                values, addresses, hashes, count = self._encode(contacts)
         except TypeError as err:  # a value of a type the normaliser never gives
             raise TypeError(f"cannot stage a contact's values: {err}") from None
         if not count:
             return
         db = self.db  # waits for the batch before
-        self._writing = self._thread.submit(db.execute, statement, (encoded, blob))
+        batch_id = self._batches_stored
+        self._batches_stored += 1
+        self._writing = self._thread.submit(self._write, db, batch_id, count, values, addresses, hashes)
         self.staged_rows += count
 
+    @staticmethod
+    def _write(
+        db: sqlite3.Connection, batch_id: int, count: int, values: str, addresses: str, hashes: bytes
+    ) -> None:
+        """Store one encoded batch and point its addresses at it (on the staging thread)."""
+        db.execute(_INSERT_BATCH, (batch_id, count, values))
+        db.execute(_UPSERT_KEYS, (addresses, hashes, batch_id))
+
     def _encode(self, contacts: Iterable[Contact]) -> tuple[str, str, bytes, int]:
-        """The statement, the batch as one JSON array, the hashes blob and the number of contacts."""
-        encode_sorted = _SORTED
-        if self.hashed:
-            encode, hashes = _IN_ORDER, bytearray()
-            batch = []
+        """The batch's values as one flat JSON array, its addresses as one JSON array, the hashes blob
+        and the number of contacts."""
+        encode, encode_sorted = _IN_ORDER, _SORTED
+        addresses: list[Any] = []
+        if self.hashed:  # each contact's values are encoded alone (to hash them), then joined
+            parts, hashes = [], bytearray()
             for contact in contacts:
+                email = contact.email
+                key = email.lower()
+                addresses.append(key if key == email else [key, email])
                 fields, custom = encode(contact.fields), contact.custom
-                custom = encode_sorted(custom) if custom else ""
-                batch.append([contact.email.lower(), contact.email, contact.row, fields, custom])
-                hashes += digest(fields)
-                hashes += digest(custom) if custom else _NO_CUSTOM_HASH
-            statement, blob = _UPSERT_BULK.format(fields="->>"), bytes(hashes)
-        else:  # the fields go as JSON objects, encoded with the whole batch
-            batch = [
-                [c.email.lower(), c.email, c.row, c.fields, encode_sorted(c.custom) if c.custom else ""]
-                for c in contacts
-            ]
-            statement, blob = _UPSERT_BULK.format(fields="->"), _NO_HASHES
-        return statement, _IN_ORDER(batch), blob, len(batch)
+                if custom:
+                    custom = encode_sorted(custom)
+                    parts.append(f"{contact.row},{fields},{custom}")
+                    hashes += digest(fields)
+                    hashes += digest(custom)
+                else:
+                    parts.append(f"{contact.row},{fields},{{}}")
+                    hashes += digest(fields)
+                    hashes += _NO_CUSTOM_HASH
+            return f"[{','.join(parts)}]", encode(addresses), bytes(hashes), len(addresses)
+        flat: list[Any] = []
+        for contact in contacts:  # the whole batch is encoded by one call
+            email = contact.email
+            key = email.lower()
+            addresses.append(key if key == email else [key, email])
+            custom = contact.custom
+            flat += (contact.row, contact.fields, dict(sorted(custom.items())) if custom else custom)
+        return encode(flat), encode(addresses), b"", len(addresses)
 
     def distinct(self) -> int:
         """Distinct contacts staged."""
@@ -225,12 +347,18 @@ class Staging:
         """Take the contacts of ``keys`` out of the staged source; return them (for the report)."""
         dropped = []
         wanted = list(dict.fromkeys(keys))
-        for start in range(0, len(wanted), 500):
-            chunk = wanted[start : start + 500]
+        stored = StoredBatches(self.db, self._dates)
+        for start in range(0, len(wanted), _LOOKUP_CHUNK):
+            chunk = wanted[start : start + _LOOKUP_CHUNK]
             marks = ",".join("?" * len(chunk))
-            query = f"SELECT key, email, row, fields, custom FROM staged WHERE key IN ({marks}) ORDER BY row"
-            for _, email, row, fields, custom in self.db.execute(query, chunk).fetchall():
-                dropped.append(self._contact(email, row, fields, custom))
+            query = (
+                "SELECT COALESCE(s.email, s.key), s.batch, s.pos, b.size FROM staged s"
+                f" JOIN batches b ON b.id = s.batch WHERE s.key IN ({marks})"
+            )
+            rows = self.db.execute(query, chunk).fetchall()
+            located = [(batch, pos, size) for _, batch, pos, size in rows]
+            for (email, *_), (row, fields, custom) in zip(rows, stored.values_at(located), strict=True):
+                dropped.append(Contact(row=row, email=email, fields=fields, custom=custom))
             self.db.execute(f"DELETE FROM staged WHERE key IN ({marks})", chunk)
         return sorted(dropped, key=lambda c: c.row)
 
@@ -270,28 +398,38 @@ class Staging:
         :class:`SyncState` (``None`` for a new contact)."""
         last = 0
         query = (
-            "SELECT s.rowid, s.email, s.row, s.fields, s.custom, o.key IS NOT NULL, o.fhash != s.fhash,"
-            " o.chash != s.chash, o.platform_id FROM staged s LEFT JOIN old.contacts o ON o.key = s.key"
-            f" WHERE s.rowid > ? AND {_DIFFERS} ORDER BY s.rowid LIMIT ?"
+            "SELECT s.seq, COALESCE(s.email, s.key), s.batch, s.pos, b.size, o.key IS NOT NULL,"
+            " o.fhash != s.fhash, o.chash != s.chash, o.platform_id"
+            " FROM staged s JOIN batches b ON b.id = s.batch LEFT JOIN old.contacts o ON o.key = s.key"
+            f" WHERE s.seq > ? AND {_DIFFERS} ORDER BY s.seq LIMIT ?"
         )
+        stored = StoredBatches(self.db, self._dates)
         while True:
             rows = self.db.execute(query, (last, size)).fetchall()
             if not rows:
                 return
-            batch = []
-            decoded = self._decode(row[3] for row in rows)
-            for values, (_, email, row, _, custom, known, fields_changed, custom_changed, platform_id) in zip(
-                decoded, rows, strict=True
-            ):
-                contact = Contact(row, email, values, json.loads(custom) if custom else {})
-                if known:
-                    parts = {"fields"} if fields_changed else set()
-                    if custom_changed:
-                        parts.add("custom")
-                    contact.sync = SyncState(platform_id, frozenset(parts))
-                batch.append(contact)
+            with collection_paused():
+                values = stored.values_at([(batch_id, pos, count) for _, _, batch_id, pos, count, *_ in rows])
+                batch = [
+                    Contact(row, email, fields, custom, self._sync_state(*known_and_changed))
+                    for (row, fields, custom), (_, email, _, _, _, *known_and_changed) in zip(
+                        values, rows, strict=True
+                    )
+                ]
             yield batch
             last = rows[-1][0]
+
+    @staticmethod
+    def _sync_state(
+        known: int, fields_changed: int | None, custom_changed: int | None, platform_id: str | None
+    ) -> SyncState | None:
+        """What the previous snapshot knows of a staged contact (``None`` when it is new there)."""
+        if not known:
+            return None
+        parts = {"fields"} if fields_changed else set()
+        if custom_changed:
+            parts.add("custom")
+        return SyncState(platform_id, frozenset(parts))
 
     def gone(self, size: int) -> Iterator[list[Gone]]:
         """The contacts of the previous snapshot missing from the source, ``size`` at a time."""
@@ -307,27 +445,13 @@ class Staging:
             yield [Gone(*row) for row in rows]
             last = rows[-1][0]
 
-    def _contact(self, email: str, row: int, fields: str, custom: str) -> Contact:
-        (values,) = self._decode((fields,))
-        return Contact(row=row, email=email, fields=values, custom=json.loads(custom) if custom else {})
-
-    def _decode(self, encoded: Iterable[str]) -> list[dict[str, Any]]:
-        """Staged platform fields back to values (dates from their ISO text), in one JSON parse."""
-        decoded = json.loads(f"[{','.join(encoded)}]")
-        for name in self._dates:
-            for values in decoded:
-                text = values.get(name)
-                if text is not None:
-                    values[name] = date.fromisoformat(text)
-        return decoded
-
     # ------------------------------------------------------------------ confirmations and the next snapshot
 
     def confirm(self, confirmed: Iterable[tuple[str, str | None]]) -> None:
         """Record contacts the platform took: ``(e-mail, platform id or None)``; a known id is kept."""
         self.db.executemany(
             "INSERT OR REPLACE INTO done (key, email, fhash, chash, platform_id)"
-            " SELECT s.key, NULLIF(s.email, s.key), s.fhash, s.chash,"
+            " SELECT s.key, s.email, s.fhash, s.chash,"
             " COALESCE(?2, (SELECT platform_id FROM old.contacts o WHERE o.key = s.key))"
             " FROM staged s WHERE s.key = ?1",
             ((email.lower(), platform_id) for email, platform_id in confirmed),
@@ -372,4 +496,15 @@ class Staging:
         return count
 
 
-__all__ = ["HASH_BYTES", "READ_CHUNK", "Gone", "Staging", "SyncDiff", "SyncState", "digest", "encode_values"]
+__all__ = [
+    "HASH_BYTES",
+    "READ_CHUNK",
+    "ContactValues",
+    "Gone",
+    "Staging",
+    "StoredBatches",
+    "SyncDiff",
+    "SyncState",
+    "digest",
+    "encode_values",
+]

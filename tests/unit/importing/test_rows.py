@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import gc
 from datetime import date
 
 import pytest
 
 from airflow_provider_emailbr.exceptions import EmailBRInputError
-from airflow_provider_emailbr.importing.rows import FieldSpec, RowNormaliser, RowRejected, raw_email, safe_row
+from airflow_provider_emailbr.importing.rows import (
+    FieldSpec,
+    RowNormaliser,
+    RowRejected,
+    collection_paused,
+    raw_email,
+    safe_row,
+)
 from airflow_provider_emailbr.importing.sources import EXTRA_CELLS
 from airflow_provider_emailbr.utils.storage import BadJsonLine
 
@@ -81,3 +89,23 @@ def test_report_helpers_show_the_raw_email_and_cut_cells():
     assert raw_email({"E-mail": "x" * 400}) == "x" * 320
     assert raw_email(["not", "a", "row"]) == ""
     assert safe_row({"nome": "y" * 600, "n": None}) == {"nome": "y" * 500, "n": None}
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_collection_paused_restores_the_collector_as_it_was(enabled):
+    was = gc.isenabled()
+    (gc.enable if enabled else gc.disable)()
+    try:
+        with collection_paused():
+            assert not gc.isenabled()
+        assert gc.isenabled() is enabled
+        with pytest.raises(ValueError, match="boom"), collection_paused():
+            raise ValueError("boom")
+        assert gc.isenabled() is enabled  # also after an exception
+        with collection_paused():
+            with collection_paused():
+                assert not gc.isenabled()
+            assert not gc.isenabled()  # the inner block leaves it paused for the outer one
+        assert gc.isenabled() is enabled
+    finally:
+        (gc.enable if was else gc.disable)()

@@ -159,3 +159,48 @@ def test_reprs_of_contacts_removals_and_outcomes_mask_the_address():
         f"Gone(key={mask_email(gone.key)!r}, email={mask_email(gone.email)!r}, platform_id='9')"
     )
     assert "row=7" in repr(person) and "'nome': 'Maria'" in repr(person)
+
+
+@pytest.mark.parametrize("hashed", [True, False])
+def test_stored_batches_round_trip_duplicates_across_batches_last_row_wins(hashed):
+    """Each batch is stored once; the staged table keeps one row per address pointing at its winning
+    row, and the address's first spelling only when it differs from the key."""
+    with Staging(SPEC, hashed=hashed) as staging:
+        staging.stage([contact(1, "ana@x.com", "um"), contact(2, "Bia@X.com", "dois", cidade="Recife")])
+        staging.stage([contact(3, "ANA@x.com", "três"), contact(4, "cris@x.com", "quatro")])
+        staging.stage([contact(5, "bia@x.com", "cinco"), contact(6, "cris@x.com", "seis", cidade="Olinda")])
+        stored = staging.db.execute("SELECT id, size FROM batches ORDER BY id").fetchall()
+        staged = staging.db.execute("SELECT key, email, batch, pos FROM staged ORDER BY seq").fetchall()
+        [batch] = list(staging.to_send(10))
+    assert stored == [(0, 2), (1, 2), (2, 2)]
+    assert staged == [
+        ("ana@x.com", None, 1, 0),  # spelt as its key: no spelling kept; its last row is in batch 1
+        ("bia@x.com", "Bia@X.com", 2, 0),  # the first spelling stays, the values are the last row's
+        ("cris@x.com", None, 2, 1),
+    ]
+    assert [(c.email, c.row, c.fields, c.custom) for c in batch] == [
+        ("ana@x.com", 3, {"nome": "três", "nascimento": date(1990, 1, 3)}, {}),
+        ("Bia@X.com", 5, {"nome": "cinco", "nascimento": date(1990, 1, 5)}, {}),
+        ("cris@x.com", 6, {"nome": "seis", "nascimento": date(1990, 1, 6)}, {"cidade": "Olinda"}),
+    ]
+
+
+def test_scattered_winners_are_cut_out_of_their_batches_like_whole_batches_are_decoded():
+    """Contacts read from a batch decoded whole and from one SQLite cuts them out of come back alike."""
+    firsts = [contact(row, f"p{row}@x.com", f"first {row}", cidade=f"c{row}") for row in range(1, 21)]
+    with Staging(SPEC) as staging:
+        staging.stage(firsts)  # 20 contacts in one batch
+        staging.stage([contact(21, "P7@x.com", "again", cidade="nova")])  # one winner in a batch of 1
+        staging.stage([contact(row, f"z{row}@x.com", "z") for row in range(22, 30)] + [firsts[2]])
+        [sent] = list(staging.to_send(30))
+        assert staging.distinct() == 28
+        dropped = staging.drop(["p7@x.com", "p3@x.com"])
+    by_email = {c.email: c for c in sent}
+    assert (by_email["p7@x.com"].row, by_email["p7@x.com"].fields["nome"]) == (21, "again")
+    assert by_email["p7@x.com"].custom == {"cidade": "nova"}
+    assert by_email["p3@x.com"].fields == {"nome": "first 3", "nascimento": date(1990, 1, 3)}
+    assert [c.email for c in sent[:3]] == ["p1@x.com", "p2@x.com", "p3@x.com"]  # first appearance
+    assert [(c.email, c.row, c.fields["nascimento"], c.custom) for c in dropped] == [
+        ("p3@x.com", 3, date(1990, 1, 3), {"cidade": "c3"}),
+        ("p7@x.com", 21, date(1990, 1, 21), {"cidade": "nova"}),
+    ]
