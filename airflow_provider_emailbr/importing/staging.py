@@ -9,7 +9,10 @@ Each read batch is stored once, as one flat JSON array ``[row, fields, custom, r
 the ``batches`` table, and decoded once when its contacts are sent. The ``staged`` table holds one row per
 distinct address: the order of its first appearance (``seq``), its key (the lower-cased address), its first
 spelling only when that differs from the key, two hashes (of its mapped platform fields and of its custom
-fields; empty when the run keeps no snapshot) and where its winning row is (``batch``, ``pos``). Comparing
+fields; empty when the run keeps no snapshot), where its winning row is (``batch``, ``pos``) and the batch
+of its first row (``first``). Before the first pass in order of first appearance, the winning rows of
+addresses whose last row came in a later batch than their first are copied out of their batches, each
+batch decoded once (the ``moved`` table), so that pass reads every other batch in order. Comparing
 the run with the previous snapshot (attached read-only as ``old``) says from the hashes alone which contacts
 are new, changed, unchanged or gone, without reading any of them into memory.
 
@@ -25,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import json
 import os
 import sqlite3
@@ -47,7 +51,9 @@ _SCHEMA = (
     "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA cache_size=-8192; PRAGMA temp_store=FILE;"
     "CREATE TABLE batches (id INTEGER PRIMARY KEY, size INTEGER NOT NULL, contacts TEXT NOT NULL);"
     "CREATE TABLE staged (seq INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE, email TEXT,"
-    " fhash BLOB NOT NULL, chash BLOB NOT NULL, batch INTEGER NOT NULL, pos INTEGER NOT NULL);"
+    " fhash BLOB NOT NULL, chash BLOB NOT NULL, batch INTEGER NOT NULL, pos INTEGER NOT NULL,"
+    " first INTEGER NOT NULL);"
+    "CREATE TABLE moved (seq INTEGER PRIMARY KEY, contact TEXT NOT NULL);"
     "CREATE TABLE done (key TEXT PRIMARY KEY, email TEXT, fhash BLOB, chash BLOB, platform_id TEXT)"
     " WITHOUT ROWID;"
 )
@@ -60,12 +66,12 @@ _INSERT_BATCH = "INSERT INTO batches (id, size, contacts) VALUES (?, ?, ?)"
 #: otherwise, ``[key, spelling]``; ``?2`` the hashes (16 bytes a contact, custom fields' zeroed when there
 #: are none; empty when not hashed); ``?3`` the batch. A known key keeps its place and first spelling.
 _UPSERT_KEYS = (
-    "INSERT INTO staged (key, email, fhash, chash, batch, pos)"
+    "INSERT INTO staged (key, email, fhash, chash, batch, pos, first)"
     " SELECT CASE type WHEN 'text' THEN value ELSE value ->> 0 END,"
     " CASE type WHEN 'text' THEN NULL ELSE value ->> 1 END,"
     " COALESCE(substr(?2, key * 16 + 1, 8), X''),"
     " COALESCE(NULLIF(substr(?2, key * 16 + 9, 8), zeroblob(8)), X''),"
-    " ?3, key FROM json_each(?1)"
+    " ?3, key, ?3 FROM json_each(?1)"
     " WHERE true ON CONFLICT(key) DO UPDATE SET fhash = excluded.fhash, chash = excluded.chash,"
     " batch = excluded.batch, pos = excluded.pos"
 )
@@ -209,6 +215,10 @@ class StoredBatches:
             start = pos * _STRIDE
             paths = (f"$[{start}]", f"$[{start + 1}]", f"$[{start + 2}]")
             texts.append(self._db.execute(query, (*paths, batch_id)).fetchone()[0])
+        return self.decoded(texts)
+
+    def decoded(self, texts: Sequence[str]) -> list[ContactValues]:
+        """Contacts' values from their JSON texts (``[row, fields, custom]`` each), parsed together."""
         return [self._restored(*values) for values in json.loads(f"[{','.join(texts)}]")]
 
     def _restored(self, row: int, fields: dict[str, Any], custom: dict[str, Any]) -> ContactValues:
@@ -253,6 +263,7 @@ class Staging:
         self.db.execute("BEGIN")
         self.staged_rows = 0
         self._batches_stored = 0
+        self._moved_gathered = False
 
     def __enter__(self) -> Staging:
         return self
@@ -393,29 +404,64 @@ class Staging:
             previous=previous,
         )
 
+    def _gather_moved(self) -> None:
+        """Copy the winning rows of addresses whose last row came in a later batch than their first into
+        the ``moved`` table (once per run), decoding each batch that holds some once.
+
+        A pass in order of first appearance then reads every other contact from batches that follow one
+        another, instead of cutting single contacts out of far batches: a source in which many addresses
+        come back much later (each a parse of its whole batch) stays linear.
+        """
+        if self._moved_gathered:
+            return
+        self._moved_gathered = True
+        db = self.db
+        located = db.execute("SELECT batch, seq, pos FROM staged WHERE batch != first ORDER BY batch, pos")
+        insert = "INSERT INTO moved (seq, contact) VALUES (?, ?)"
+        for batch_id, group in itertools.groupby(located, key=lambda found: found[0]):
+            (text,) = db.execute("SELECT contacts FROM batches WHERE id = ?", (batch_id,)).fetchone()
+            with collection_paused():
+                contacts = json.loads(text)
+                copies = [
+                    (seq, _IN_ORDER(contacts[pos * _STRIDE : (pos + 1) * _STRIDE])) for _, seq, pos in group
+                ]
+            db.executemany(insert, copies)
+
     def to_send(self, size: int) -> Iterator[list[Contact]]:
         """The new and changed contacts in order of first appearance, ``size`` at a time, each with its
         :class:`SyncState` (``None`` for a new contact)."""
         last = 0
         query = (
-            "SELECT s.seq, COALESCE(s.email, s.key), s.batch, s.pos, b.size, o.key IS NOT NULL,"
+            "SELECT s.seq, COALESCE(s.email, s.key), s.batch, s.pos, b.size, m.contact, o.key IS NOT NULL,"
             " o.fhash != s.fhash, o.chash != s.chash, o.platform_id"
-            " FROM staged s JOIN batches b ON b.id = s.batch LEFT JOIN old.contacts o ON o.key = s.key"
+            " FROM staged s JOIN batches b ON b.id = s.batch LEFT JOIN moved m ON m.seq = s.seq"
+            " LEFT JOIN old.contacts o ON o.key = s.key"
             f" WHERE s.seq > ? AND {_DIFFERS} ORDER BY s.seq LIMIT ?"
         )
+        self._gather_moved()
         stored = StoredBatches(self.db, self._dates)
         while True:
             rows = self.db.execute(query, (last, size)).fetchall()
             if not rows:
                 return
             with collection_paused():
-                values = stored.values_at([(batch_id, pos, count) for _, _, batch_id, pos, count, *_ in rows])
-                batch = [
-                    Contact(row, email, fields, custom, self._sync_state(*known_and_changed))
-                    for (row, fields, custom), (_, email, _, _, _, *known_and_changed) in zip(
-                        values, rows, strict=True
+                # a moved contact's values come with its row; every other one's from its batch
+                in_place = iter(
+                    stored.values_at(
+                        [
+                            (batch_id, pos, count)
+                            for _, _, batch_id, pos, count, moved, *_ in rows
+                            if moved is None
+                        ]
                     )
-                ]
+                )
+                copied = iter(
+                    stored.decoded([moved for _, _, _, _, _, moved, *_ in rows if moved is not None])
+                )
+                batch = []
+                for _, email, _, _, _, moved, *known_and_changed in rows:
+                    row, fields, custom = next(in_place if moved is None else copied)
+                    batch.append(Contact(row, email, fields, custom, self._sync_state(*known_and_changed)))
             yield batch
             last = rows[-1][0]
 

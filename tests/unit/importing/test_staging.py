@@ -186,7 +186,8 @@ def test_stored_batches_round_trip_duplicates_across_batches_last_row_wins(hashe
 
 
 def test_scattered_winners_are_cut_out_of_their_batches_like_whole_batches_are_decoded():
-    """Contacts read from a batch decoded whole and from one SQLite cuts them out of come back alike."""
+    """Contacts read from a batch decoded whole, copied out of a later batch (sending) and cut out by
+    SQLite (dropping) come back alike."""
     firsts = [contact(row, f"p{row}@x.com", f"first {row}", cidade=f"c{row}") for row in range(1, 21)]
     with Staging(SPEC) as staging:
         staging.stage(firsts)  # 20 contacts in one batch
@@ -204,3 +205,31 @@ def test_scattered_winners_are_cut_out_of_their_batches_like_whole_batches_are_d
         ("p3@x.com", 3, date(1990, 1, 3), {"cidade": "c3"}),
         ("p7@x.com", 21, date(1990, 1, 21), {"cidade": "nova"}),
     ]
+
+
+@pytest.mark.parametrize("hashed", [True, False])
+def test_addresses_back_in_later_batches_are_copied_out_once_and_sent_in_first_appearance_order(hashed):
+    """Addresses whose last row came batches after their first have their winning rows copied out of those
+    batches before the pass (one ``moved`` row each; a duplicate within its first batch is not moved), and
+    every contact goes out once, in order of first appearance, with its last row's values."""
+
+    def person(row: int, email: str, nome: str, **custom: str) -> Contact:
+        return Contact(row, email, {"nome": nome, "nascimento": date(2000, 1 + row % 12, 1)}, custom)
+
+    firsts = [person(row, f"p{row}@x.com", f"first {row}") for row in range(30)]
+    with Staging(SPEC, hashed=hashed) as staging:
+        for start in range(0, 30, 10):
+            staging.stage(firsts[start : start + 10])
+        staging.stage([person(100, "P29@x.com", "last 29", cidade="a"), person(101, "p3@x.com", "last 3")])
+        staging.stage([person(102, "p17@x.com", "last 17"), person(103, "p3@X.com", "later 3", cidade="b")])
+        staging.stage([person(104, "novo@x.com", "novo"), person(105, "novo@x.com", "novo again")])
+        sent = [c for batch in staging.to_send(7) for c in batch]
+        moved = staging.db.execute("SELECT COUNT(*) FROM moved").fetchone()[0]
+    assert moved == 3  # p29, p3 and p17; novo's second row is in its first batch
+    assert [c.email for c in sent] == [f"p{row}@x.com" for row in range(30)] + ["novo@x.com"]
+    values = {c.email: (c.row, c.fields, c.custom) for c in sent}
+    assert values["p29@x.com"] == (100, {"nome": "last 29", "nascimento": date(2000, 5, 1)}, {"cidade": "a"})
+    assert values["p3@x.com"] == (103, {"nome": "later 3", "nascimento": date(2000, 8, 1)}, {"cidade": "b"})
+    assert values["p17@x.com"] == (102, {"nome": "last 17", "nascimento": date(2000, 7, 1)}, {})
+    assert values["p4@x.com"] == (4, {"nome": "first 4", "nascimento": date(2000, 5, 1)}, {})
+    assert values["novo@x.com"][:2] == (105, {"nome": "novo again", "nascimento": date(2000, 10, 1)})
