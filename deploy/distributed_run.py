@@ -457,7 +457,10 @@ def resolve_unknown_sends(
     went_out = [r["key"] for r in unknown if addresses[int(r["key"].split(":")[0])] in delivered]
     never = [r["key"] for r in unknown if r["key"] not in set(went_out)]
     say(f"platform report: {len(went_out)} of the unknown messages were delivered, {len(never)} were not")
-    value = [{"outcome": o, "keys": keys} for o, keys in (("sent", went_out), ("not_sent", never)) if keys]
+    # name the smaller group only; the object without "keys" resolves the rest (the store caps a value at
+    # [state_store] max_value_storage_bytes, 64 KiB by default: about 2,500 emailManager keys)
+    named, rest = sorted([("sent", went_out), ("not_sent", never)], key=lambda group: len(group[1]))
+    value = [{"outcome": rest[0]}] + ([{"outcome": named[0], "keys": named[1]}] if named[1] else [])
     deployment.api.call("PUT", f"{base}/state-store/{RESOLUTION_KEY}", expect=(204,), json={"value": value})
     deployment.api.call(
         "POST",

@@ -228,8 +228,10 @@ class SendEngine:
     def _apply_resolution(self, prior: dict[str, dict[str, Any]]) -> None:
         """Apply, once and before any request, what a person decided about unknown items (the ledger's
         :data:`~.ledger.RESOLUTION_KEY`): record them ``sent`` or ``not_sent`` as a manual resolution, then
-        delete the key. A key that names no unknown item fails the try before anything is sent (an item
-        already resolved the same way is accepted: a try killed between the record and the delete)."""
+        delete the key. An entry without ``keys`` resolves every unknown item that no other entry names (so
+        a person names only the smaller group: the value stays under the store's size limit). A key that
+        names no unknown item, or two entries without ``keys``, fail the try before anything is sent (an
+        item already resolved the same way is accepted: a try killed between the record and the delete)."""
         assert self.ledger is not None
         resolutions = self.ledger.read_resolution()
         if resolutions is None:
@@ -238,8 +240,18 @@ class SendEngine:
         unknown = [k for k in by_key if effective_outcome(prior.get(k)) == UNKNOWN]
         lines: list[dict[str, Any]] = []
         chosen: dict[str, str] = {}
-        for resolution in resolutions:
-            keys = list(resolution.keys) if resolution.keys is not None else unknown
+        if sum(1 for r in resolutions if r.keys is None) > 1:
+            raise EmailBRInputError(
+                f"{self.vendor}: the resolution has more than one object without the field 'keys'; allowed: "
+                "at most one (it resolves every unknown item the others do not name). Nothing was sent; "
+                "correct or delete the key, then clear the task."
+            )
+        for resolution in sorted(resolutions, key=lambda r: r.keys is None):  # the one without keys last
+            keys = (
+                list(resolution.keys)
+                if resolution.keys is not None
+                else [k for k in unknown if k not in chosen]
+            )
             invalid = [
                 k
                 for k in keys

@@ -446,7 +446,8 @@ class StateLedger:
             f"the task state store key {key} of this task instance through Airflow's REST API, PUT {path} "
             '(body: {"value": {"outcome": "sent" or "not_sent", "keys": [...]}}, "keys" being the '
             'unknown items\' "key" in the XCom \'send_results\'; leave "keys" out to resolve every unknown '
-            "item; a list of such objects resolves some items as sent and others as not_sent at once), "
+            "item; a list of such objects resolves some items as sent and others as not_sent at once, "
+            'its one object without "keys" resolving the items the others do not name), '
             "then clear the task instance. Its next try applies the resolution "
             "once, before any request: not_sent items are sent, sent ones are skipped (or run again with "
             "resend_unknown=True to send every unknown item again)."

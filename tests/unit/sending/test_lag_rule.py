@@ -284,6 +284,20 @@ def test_a_resolution_without_keys_resolves_every_unknown_item_and_a_repeat_is_a
     assert RESOLUTION not in store.values
 
 
+def test_an_entry_without_keys_resolves_the_unknown_items_the_other_entries_do_not_name(monkeypatch):
+    fixed_windows(monkeypatch, 1)
+    store = FakeTaskStateStore()
+    killed_send(store)
+    engine(RecordingPlan(10), store, try_number=2).run()  # leaves 4 and 5 unknown
+    # the smaller group named, the rest without keys (a value kept under the store's size limit)
+    store.set(RESOLUTION, [{"outcome": NOT_SENT}, {"outcome": SENT, "keys": [address(4)]}])
+    third = RecordingPlan(10)
+    result = engine(third, store, try_number=3).run()
+    assert third.delivered == [address(5)] and result.sent == 10
+    read = latest(store)
+    assert read[item_digest(address(4))] == {"outcome": SENT, "try_number": 3, "resolved": "manual"}
+
+
 @pytest.mark.parametrize(
     ("value", "message"),
     [
@@ -299,6 +313,7 @@ def test_a_resolution_without_keys_resolves_every_unknown_item_and_a_repeat_is_a
         ({"outcome": SENT, "why": "checked"}, "field\\(s\\) 'why' are not allowed"),
         ("sent", "the value 'sent' is not an object"),
         ([{"outcome": SENT}, {"outcome": "oops"}], r"resolution \(item 1\): field 'outcome' is 'oops'"),
+        ([{"outcome": SENT}, {"outcome": NOT_SENT}], "more than one object without the field 'keys'"),
     ],
 )
 def test_a_malformed_resolution_fails_before_any_request_naming_field_value_and_what_is_allowed(
