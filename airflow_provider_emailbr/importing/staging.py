@@ -83,7 +83,7 @@ _STRIDE = 3
 #: they point at mostly follow one another).
 _DECODED_KEPT = 4
 #: A batch is decoded whole when at least this share of it is wanted at once (else the wanted contacts
-#: are cut out of it by SQLite, e.g. the last rows of a few scattered duplicates).
+#: are cut out of it by SQLite, e.g. the few contacts a drop takes or a re-sync's changed ones).
 _WHOLE_BATCH_SHARE = 0.25
 #: Keys or batch ids per ``IN (…)`` query (well under SQLite's bound-parameter limit).
 _LOOKUP_CHUNK = 500
@@ -156,7 +156,8 @@ class StoredBatches:
 
     A batch wanted in good part (:data:`_WHOLE_BATCH_SHARE`) is decoded whole, in one JSON parse, and kept
     for the next reads of the pass (the :data:`_DECODED_KEPT` latest used); from any other, SQLite cuts out
-    just the contacts wanted (the last rows of a few scattered duplicates). Each contact's values are
+    just the contacts wanted (a few dropped or changed contacts; winning rows far from their address's first
+    row come from the ``moved`` table instead, see :meth:`Staging._gather_moved`). Each contact's values are
     handed out once per pass (its dates are restored in place).
 
     :param db: the staging connection.
